@@ -1,0 +1,256 @@
+"""The few custom SymPy functions that stable numerics need, with their NumPy kernels.
+
+Each primitive follows SymPy's function protocol exactly (``eval`` for special values,
+``fdiff`` for the derivative, ``_eval_rewrite_as_exp`` for the elementary form, ``_latex``
+and ``_numpycode`` for the printers). A primitive exists only where a composition of
+existing functions cannot be evaluated stably: ``1/(1 + exp(-x))`` overflows for
+``x < -709`` and ``log(1 + exp(x))`` returns ``inf`` at ``x = 1000``.
+
+The derivatives stay compact and accurate in the tails: ``sigmoid'(x)`` is
+``sigmoid(x)*sigmoid(-x)`` (never ``s*(1 - s)``, which is 0 at ``x = 50``), and
+``softplus'(x)`` is ``sigmoid(x)``.
+
+Examples:
+    >>> import sympy
+    >>> x = sympy.Symbol("x", real=True)
+    >>> sigmoid(x).diff(x)
+    sigmoid(-x)*sigmoid(x)
+    >>> softplus(x).diff(x)
+    sigmoid(x)
+    >>> sigmoid(0), sigmoid(sympy.oo), softplus(-sympy.oo)
+    (1/2, 1, 0)
+    >>> sigmoid(x).rewrite(sympy.exp)
+    1/(1 + exp(-x))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import sympy
+from sympy.core.function import ArgumentIndexError
+
+
+_SCIPY_SPECIAL = None
+
+
+def _scipy_special():
+    """``scipy.special``, imported on first use (it costs ~0.2 s at start-up)."""
+    global _SCIPY_SPECIAL
+    if _SCIPY_SPECIAL is None:
+        import scipy.special
+
+        _SCIPY_SPECIAL = scipy.special
+    return _SCIPY_SPECIAL
+
+
+def _normal_cdf_kernel(x):
+    """Standard normal CDF through SciPy's ``ndtr`` (``erfc`` in the left tail: no cancellation)."""
+    return _scipy_special().ndtr(x)
+
+
+def _normal_pdf_kernel(x):
+    """Standard normal density; ``|x|`` is capped at 40, where the density is already 0 in float64."""
+    t = np.minimum(np.abs(x), 40)
+    return np.exp(-0.5 * (t * t)) * 0.3989422804014327
+
+
+def _sigmoid_kernel(x):
+    """Logistic sigmoid that never overflows and keeps subnormal results in the left tail."""
+    e = np.exp(-np.abs(x))
+    r = 1 / (1 + e)
+    return np.where(x < 0, e * r, r)
+
+
+def _softplus_kernel(x):
+    """``log(1 + exp(x))`` as ``max(x, 0) + log1p(exp(-|x|))``: exact in both tails, no overflow."""
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+class sigmoid(sympy.Function):  # noqa: N801 - SymPy's convention: functions are lower-case
+    r"""The logistic sigmoid :math:`\sigma(x) = 1/(1 + e^{-x})`."""
+
+    _kernel_name = "mf_sigmoid"
+    _kernel = staticmethod(_sigmoid_kernel)
+
+    @classmethod
+    def eval(cls, arg):
+        if arg is sympy.S.Zero:
+            return sympy.S.Half
+        if arg is sympy.S.Infinity:
+            return sympy.S.One
+        if arg is sympy.S.NegativeInfinity:
+            return sympy.S.Zero
+        if arg is sympy.S.NaN:
+            return sympy.S.NaN
+        return None
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        (arg,) = self.args
+        return sigmoid(arg) * sigmoid(-arg)
+
+    def _eval_rewrite_as_exp(self, arg, **kwargs):
+        return 1 / (1 + sympy.exp(-arg))
+
+    _eval_rewrite_as_tractable = _eval_rewrite_as_exp
+
+    def _eval_evalf(self, prec):
+        return self.rewrite(sympy.exp)._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _eval_is_positive(self):
+        return True if self.args[0].is_extended_real else None
+
+    def _latex(self, printer, exp=None):
+        body = r"\sigma\left(%s\right)" % printer._print(self.args[0])
+        return body if exp is None else r"%s^{%s}" % (body, exp)
+
+
+class softplus(sympy.Function):  # noqa: N801
+    r"""Softplus :math:`\log(1 + e^{x})`, the smooth ReLU; its derivative is the sigmoid."""
+
+    _kernel_name = "mf_softplus"
+    _kernel = staticmethod(_softplus_kernel)
+
+    @classmethod
+    def eval(cls, arg):
+        if arg is sympy.S.Zero:
+            return sympy.log(2)
+        if arg is sympy.S.Infinity:
+            return sympy.S.Infinity
+        if arg is sympy.S.NegativeInfinity:
+            return sympy.S.Zero
+        if arg is sympy.S.NaN:
+            return sympy.S.NaN
+        return None
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        return sigmoid(self.args[0])
+
+    def _eval_rewrite_as_exp(self, arg, **kwargs):
+        return sympy.log(1 + sympy.exp(arg))
+
+    _eval_rewrite_as_tractable = _eval_rewrite_as_exp
+
+    def _eval_evalf(self, prec):
+        return self.rewrite(sympy.exp)._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _eval_is_positive(self):
+        return True if self.args[0].is_extended_real else None
+
+    def _latex(self, printer, exp=None):
+        body = r"\operatorname{softplus}\left(%s\right)" % printer._print(self.args[0])
+        return body if exp is None else r"%s^{%s}" % (body, exp)
+
+
+class normal_pdf(sympy.Function):  # noqa: N801
+    r"""The standard normal density :math:`\phi(x) = e^{-x^2/2}/\sqrt{2\pi}`."""
+
+    _kernel_name = "mf_normal_pdf"
+    _kernel = staticmethod(_normal_pdf_kernel)
+
+    @classmethod
+    def eval(cls, arg):
+        if arg is sympy.S.Zero:
+            return 1 / sympy.sqrt(2 * sympy.pi)
+        if arg in (sympy.S.Infinity, sympy.S.NegativeInfinity):
+            return sympy.S.Zero
+        if arg is sympy.S.NaN:
+            return sympy.S.NaN
+        if arg.could_extract_minus_sign():
+            return cls(-arg)
+        return None
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        return -self.args[0] * normal_pdf(self.args[0])
+
+    def _eval_rewrite_as_exp(self, arg, **kwargs):
+        return sympy.exp(-arg**2 / 2) / sympy.sqrt(2 * sympy.pi)
+
+    _eval_rewrite_as_tractable = _eval_rewrite_as_exp
+
+    def _eval_evalf(self, prec):
+        return self.rewrite(sympy.exp)._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _eval_is_positive(self):
+        return True if self.args[0].is_extended_real else None
+
+    def _latex(self, printer, exp=None):
+        body = r"\phi\left(%s\right)" % printer._print(self.args[0])
+        return body if exp is None else r"%s^{%s}" % (body, exp)
+
+
+class normal_cdf(sympy.Function):  # noqa: N801
+    r"""The standard normal CDF :math:`\Phi(x) = \tfrac12\operatorname{erfc}(-x/\sqrt2)`.
+
+    A primitive because SymPy rewrites ``erfc(-u)`` as ``2 - erfc(u)``, which cancels in
+    the left tail (exact GELU at ``x = -8.4`` would lose every digit).
+    """
+
+    _kernel_name = "mf_normal_cdf"
+    _kernel = staticmethod(_normal_cdf_kernel)
+
+    @classmethod
+    def eval(cls, arg):
+        if arg is sympy.S.Zero:
+            return sympy.S.Half
+        if arg is sympy.S.Infinity:
+            return sympy.S.One
+        if arg is sympy.S.NegativeInfinity:
+            return sympy.S.Zero
+        if arg is sympy.S.NaN:
+            return sympy.S.NaN
+        return None
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        return normal_pdf(self.args[0])
+
+    def _eval_rewrite_as_erf(self, arg, **kwargs):
+        return (1 + sympy.erf(arg / sympy.sqrt(2))) / 2
+
+    def _eval_rewrite_as_exp(self, arg, **kwargs):
+        return sympy.erfc(-arg / sympy.sqrt(2)) / 2
+
+    _eval_rewrite_as_tractable = _eval_rewrite_as_erf
+
+    def _eval_evalf(self, prec):
+        return self.rewrite(sympy.erf)._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _eval_is_positive(self):
+        return True if self.args[0].is_extended_real else None
+
+    def _latex(self, printer, exp=None):
+        body = r"\Phi\left(%s\right)" % printer._print(self.args[0])
+        return body if exp is None else r"%s^{%s}" % (body, exp)
+
+
+#: Every primitive, by the name formulas use for it.
+PRIMITIVES: dict[str, type[sympy.Function]] = {
+    "sigmoid": sigmoid,
+    "softplus": softplus,
+    "normal_cdf": normal_cdf,
+    "normal_pdf": normal_pdf,
+}
+
+#: The NumPy kernel of each primitive, by the name the printer emits.
+NUMPY_KERNELS: dict[str, Callable] = {cls._kernel_name: cls._kernel for cls in PRIMITIVES.values()}
