@@ -2,7 +2,9 @@
 
 Examples:
     >>> main(["list", "--category", "activation"])  # doctest: +ELLIPSIS
-    celu...
+    elu
+    gelu
+    ...
     0
 """
 

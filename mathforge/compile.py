@@ -222,32 +222,40 @@ def _lambdify(expr: sympy.Basic, arguments: Sequence[sympy.Symbol]) -> tuple[Ker
     return function, source
 
 
-@functools.lru_cache(maxsize=4096)
-def _compile(expr: sympy.Basic, variables: tuple[sympy.Symbol, ...], params: tuple[sympy.Symbol, ...],
-             probe_params: tuple[float, ...]) -> tuple[Kernel, str]:
-    core, source = _lambdify(expr, variables + params)
-    if len(variables) != 1:
-        return core, source
-    return _guard_special_values(expr, variables[0], params, core, probe_params), source
+_CACHE: dict[tuple[sympy.Basic, tuple[sympy.Symbol, ...], tuple[sympy.Symbol, ...]], Kernel] = {}
+_CACHE_LIMIT = 4096
 
 
 def compile_kernel(expr: sympy.Basic, variables: tuple[sympy.Symbol, ...], params: tuple[sympy.Symbol, ...] = (),
                    probe_params: tuple[float, ...] | None = None) -> Kernel:
     """The cached NumPy kernel of ``expr``, called as ``kernel(*variables, *params)``.
 
+    The cache key is the expression and its argument symbols, not parameter values: an
+    expression compiles once, whatever values its parameters take later.
+
     Args:
         expr: The SymPy expression.
         variables: Its variables, in call order.
         params: Its parameters, in call order (after the variables).
         probe_params: Parameter values used to probe the kernel at ``±inf`` and ``nan``
-            (the defaults); ``1.0`` for each parameter if not given.
+            on first compilation (the defaults); ``1.0`` for each parameter if not given.
 
     Returns:
         A function of NumPy arrays or Python floats.
     """
-    if probe_params is None:
-        probe_params = (1.0,) * len(params)
-    return _compile(expr, tuple(variables), tuple(params), tuple(float(p) for p in probe_params))[0]
+    key = (expr, tuple(variables), tuple(params))
+    kernel = _CACHE.get(key)
+    if kernel is None:
+        if probe_params is None:
+            probe_params = (1.0,) * len(params)
+        core, _ = _lambdify(expr, key[1] + key[2])
+        kernel = core
+        if len(variables) == 1:
+            kernel = _guard_special_values(expr, key[1][0], key[2], core, tuple(map(float, probe_params)))
+        if len(_CACHE) >= _CACHE_LIMIT:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = kernel
+    return kernel
 
 
 def kernel_source(expr: sympy.Basic, variables: tuple[sympy.Symbol, ...], params: tuple[sympy.Symbol, ...] = ()) -> str:

@@ -33,6 +33,7 @@ class UnknownNameError(MathforgeError, KeyError):
     """
 
     def __init__(self, name: str, known: Iterable[str], kind: str = "function") -> None:
+        known = list(known)
         self.name = name
         self.suggestions = tuple(difflib.get_close_matches(name, sorted(set(known)), n=3, cutoff=0.5))
         message = f"unknown {kind} {name!r}"
@@ -40,7 +41,10 @@ class UnknownNameError(MathforgeError, KeyError):
             quoted = [repr(s) for s in self.suggestions]
             alternatives = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
             message += f"; did you mean {alternatives}?"
-        message += " (MathForge().list_all() lists them all)"
+        if kind in ("function", "category"):
+            message += f" (MathForge().{'list_all' if kind == 'function' else 'categories'}() lists them all)"
+        else:
+            message += f" (valid: {', '.join(known) or 'none'})"
         super().__init__(message)
 
     def __str__(self) -> str:  # KeyError would repr() the message; keep it readable.

@@ -218,14 +218,15 @@ class Expression:
             elif kind is int:
                 values.append(float(value))
             else:
-                array = _as_real_array(name, value)
-                scalar = scalar and isinstance(value, numbers.Real) and not isinstance(value, np.generic)
-                values.append(float(array) if scalar else array)
+                values.append(_as_real_array(name, value))
+                scalar = False
         result = self.kernel()(*values, *params)
         if scalar:
             return float(result)
-        return _as_output_array(result, values)
-
+        output = _as_output_array(result, values)
+        if output.ndim == 0 and all(type(v) in (float, int) or isinstance(v, np.generic) for v in args):
+            return output[()]  # NumPy scalars in, a NumPy scalar of the same dtype out
+        return output
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """``eval`` for numbers and arrays; composition for SymPy arguments or Expressions.
@@ -532,6 +533,4 @@ def _as_output_array(result: Any, inputs: Sequence[Any]) -> Any:
         result = np.broadcast_to(result, shape)
     if result.dtype != dtype or not result.flags.writeable:
         result = result.astype(dtype)
-    if not shape and all(isinstance(v, np.generic) for v in inputs):
-        return result[()]
     return result
