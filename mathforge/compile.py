@@ -31,7 +31,7 @@ Examples:
     array([0.        , 0.        , 0.73105858,        inf,        nan])
     >>> print(kernel_source(x * sigmoid(x), (x,), ()))
     def _lambdifygenerated(x):
-        return x*mf_sigmoid(x)
+        return mf_times_sigmoid(x, x)
 """
 
 from __future__ import annotations
@@ -43,9 +43,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import sympy
 from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.pycode import PythonCodePrinter
 from sympy.utilities.lambdify import lambdify
 
-from .primitives import NUMPY_KERNELS, PRIMITIVES
+from .primitives import NUMPY_KERNELS, PRIMITIVES, SCALAR_KERNELS
 
 #: Digits used to fold constant subexpressions before rounding them to float64.
 FOLD_DIGITS = 30
@@ -89,13 +90,8 @@ def fold_constants(expr: sympy.Basic) -> sympy.Basic:
     return expr.func(*[fold_constants(a) for a in expr.args])
 
 
-class _KernelPrinter(NumPyPrinter):
-    """NumPy printer with folded constants, safe Piecewise branches and stable primitives."""
-
-    def __init__(self, variables: Sequence[sympy.Symbol]) -> None:
-        super().__init__({"fully_qualified_modules": True, "inline": True, "allow_unknown_functions": False})
-        self.variables = tuple(variables)
-        self.scipy_names: set[str] = set()
+class _LiteralsMixin:
+    """Numbers as Python literals and small integer powers as products (both printers)."""
 
     # numbers: Python literals (weak scalars keep float32 arrays float32)
     def _print_Float(self, expr):
@@ -126,17 +122,22 @@ class _KernelPrinter(NumPyPrinter):
             if abs(int(exponent)) > 1:
                 product = f"({product})"  # a whole factor, even behind a '/' printed by the Mul
             return product if exponent > 0 else f"(1/{product})"
+        module = self._module
         if exponent == sympy.S.Half:
-            return f"numpy.sqrt({self._print(base)})"
+            return f"{module}.sqrt({self._print(base)})"
         if exponent == -sympy.S.Half:
-            return f"1/numpy.sqrt({self._print(base)})"
-        return f"numpy.power({self._print(base)}, {self._print(exponent)})"
+            return f"(1/{module}.sqrt({self._print(base)}))"
+        return f"{module}.pow({self._print(base)}, {self._print(exponent)})" if module == "math" else \
+            f"numpy.power({self._print(base)}, {self._print(exponent)})"
 
-    def _print_Max(self, expr):
-        return functools.reduce(lambda a, b: f"numpy.maximum({a}, {b})", [self._print(a) for a in expr.args])
 
-    def _print_Min(self, expr):
-        return functools.reduce(lambda a, b: f"numpy.minimum({a}, {b})", [self._print(a) for a in expr.args])
+class _OwnKernelsMixin:
+    """Calls of mathforge's own kernels, shared by both printers.
+
+    Primitives call their stable kernels, ``erf``/``erfc`` call SciPy (names collected in
+    ``scipy_names``), ``sech`` calls an overflow-free kernel, and products with a sigmoid
+    factor go through a kernel that is exact in the subnormal tail.
+    """
 
     def _print_Function(self, expr):
         if isinstance(expr, _PRIMITIVE_TYPES):
@@ -148,6 +149,36 @@ class _KernelPrinter(NumPyPrinter):
         return super()._print_Function(expr)
 
     _print_erf = _print_erfc = _print_Function
+
+    def _print_sech(self, expr):
+        return f"mf_sech({self._print(expr.args[0])})"
+
+
+    def _print_Mul(self, expr):
+        """A product with a sigmoid factor as ``mf_times_sigmoid(rest, u)`` (subnormal-safe)."""
+        factors = expr.args
+        index = next((i for i, f in enumerate(factors) if type(f).__name__ == "sigmoid"), None)
+        if index is None or len(factors) == 1:
+            return super()._print_Mul(expr)
+        rest = sympy.Mul(*factors[:index], *factors[index + 1:], evaluate=False)
+        return f"mf_times_sigmoid({self._print(rest)}, {self._print(factors[index].args[0])})"
+
+
+class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):
+    """NumPy printer with folded constants, safe Piecewise branches and stable primitives."""
+
+    _module = "numpy"
+
+    def __init__(self, variables: Sequence[sympy.Symbol]) -> None:
+        super().__init__({"fully_qualified_modules": True, "inline": True, "allow_unknown_functions": False})
+        self.variables = tuple(variables)
+        self.scipy_names: set[str] = set()
+
+    def _print_Max(self, expr):
+        return functools.reduce(lambda a, b: f"numpy.maximum({a}, {b})", [self._print(a) for a in expr.args])
+
+    def _print_Min(self, expr):
+        return functools.reduce(lambda a, b: f"numpy.minimum({a}, {b})", [self._print(a) for a in expr.args])
 
     def _print_Piecewise(self, expr):
         pieces = list(expr.args)
@@ -163,6 +194,43 @@ class _KernelPrinter(NumPyPrinter):
             code = "numpy.nan"
         for value_code, condition in reversed(printed):
             code = f"numpy.where({self._print(condition)}, {value_code}, {code})"
+        return code
+
+
+class _ScalarPrinter(_OwnKernelsMixin, _LiteralsMixin, PythonCodePrinter):
+    """Printer for Python floats: ``math`` functions, ``Piecewise`` as a conditional expression.
+
+    Only the branch taken is evaluated, so no clamping is needed. Its kernel is used for
+    finite Python floats only; anything it cannot do (``math.exp(1000)`` raises
+    ``OverflowError``) falls back to the NumPy kernel.
+    """
+
+    _module = "math"
+
+    def __init__(self) -> None:
+        super().__init__({"fully_qualified_modules": True, "inline": True, "allow_unknown_functions": False})
+        self.scipy_names: set[str] = set()
+
+    def _print_Infinity(self, expr):
+        return "math.inf"
+
+    def _print_NegativeInfinity(self, expr):
+        return "(-math.inf)"
+
+    def _print_Max(self, expr):
+        return f"max({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_Min(self, expr):
+        return f"min({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_sign(self, expr):
+        return f"mf_sign({self._print(expr.args[0])})"
+
+    def _print_Piecewise(self, expr):
+        pieces = list(expr.args)
+        code = self._print(pieces.pop()[0]) if pieces[-1][1] is sympy.true else "math.nan"
+        for value, condition in reversed(pieces):
+            code = f"(({self._print(value)}) if ({self._print(condition)}) else ({code}))"
         return code
 
 
@@ -204,8 +272,13 @@ def _clamped_to(value: sympy.Basic, domain: sympy.Basic, variables: Sequence[sym
     return value.xreplace(replacements) if replacements else value
 
 
-def _namespace(scipy_names: set[str]) -> dict[str, object]:
-    namespace: dict[str, object] = {"numpy": np, **NUMPY_KERNELS}
+def _sign(x: float) -> float:
+    return math.copysign(1.0, x) if x else 0.0
+
+
+def _namespace(scipy_names: set[str], scalar: bool = False) -> dict[str, object]:
+    namespace: dict[str, object] = {"numpy": np, "math": math, "mf_sign": _sign,
+                                    **(SCALAR_KERNELS if scalar else NUMPY_KERNELS)}
     if scipy_names:
         import scipy.special  # deferred: ~0.2 s, paid only by kernels that need it
 
@@ -220,6 +293,20 @@ def _lambdify(expr: sympy.Basic, arguments: Sequence[sympy.Symbol]) -> tuple[Ker
     function = lambdify(list(arguments), folded, modules=[_namespace(printer.scipy_names)],
                         printer=_KernelPrinter(arguments), docstring_limit=0)
     return function, source
+
+
+def _lambdify_scalar(expr: sympy.Basic, arguments: Sequence[sympy.Symbol]) -> Kernel | None:
+    """The Python-float kernel of ``expr``, or ``None`` if it cannot be printed for ``math``."""
+    printer = _ScalarPrinter()
+    folded = fold_constants(expr)
+    try:
+        printer.doprint(folded)
+        if getattr(printer, "_not_supported", None):
+            return None
+        return lambdify(list(arguments), folded, modules=[_namespace(printer.scipy_names, scalar=True)],
+                        printer=_ScalarPrinter(), docstring_limit=0)
+    except (TypeError, ValueError, NotImplementedError, sympy.printing.printer.PrintMethodNotImplementedError):
+        return None
 
 
 _CACHE: dict[tuple[sympy.Basic, tuple[sympy.Symbol, ...], tuple[sympy.Symbol, ...]], Kernel] = {}
@@ -241,7 +328,9 @@ def compile_kernel(expr: sympy.Basic, variables: tuple[sympy.Symbol, ...], param
             on first compilation (the defaults); ``1.0`` for each parameter if not given.
 
     Returns:
-        A function of NumPy arrays or Python floats.
+        A function of NumPy arrays or Python floats. Its attribute ``scalar`` is a faster
+        kernel for finite Python floats (``None`` where none could be printed); it may
+        raise ``ArithmeticError`` or ``ValueError`` where NumPy would return inf or NaN.
     """
     key = (expr, tuple(variables), tuple(params))
     kernel = _CACHE.get(key)
@@ -252,6 +341,11 @@ def compile_kernel(expr: sympy.Basic, variables: tuple[sympy.Symbol, ...], param
         kernel = core
         if len(variables) == 1:
             kernel = _guard_special_values(expr, key[1][0], key[2], core, tuple(map(float, probe_params)))
+        if len(variables) == 1 and _overflows_benignly(core, tuple(map(float, probe_params))):
+            kernel = _ignoring_overflow(kernel)
+        if kernel is core:
+            kernel = functools.partial(core)  # an object of our own, to carry the scalar kernel
+        kernel.scalar = _lambdify_scalar(expr, key[1] + key[2])
         if len(_CACHE) >= _CACHE_LIMIT:
             _CACHE.pop(next(iter(_CACHE)))
         _CACHE[key] = kernel
@@ -276,6 +370,42 @@ def _probe(core: Kernel, value: float, params: tuple[float, ...]) -> float | Non
             return float(np.asarray(core(np.array([value]), *params), dtype=float).reshape(-1)[0])
         except (FloatingPointError, ZeroDivisionError, OverflowError):
             return None
+
+
+#: Huge finite inputs at which kernels are probed for intermediate overflow.
+_HUGE = (1e300, -1e300, 1.7e308, -1.7e308)
+
+
+def _overflows_benignly(core: Kernel, params: tuple[float, ...]) -> bool:
+    """Whether an intermediate overflows to inf at huge inputs without spoiling the result.
+
+    ``x*sigmoid(c*(x + 0.044715*x**3))`` overflows in ``x**3`` for ``|x| > 5.6e102``, yet
+    ``sigmoid(±inf)`` makes the result exact. Such a kernel runs with overflow ignored;
+    ``invalid`` and ``divide`` are still reported (they mean a NaN or a pole).
+    """
+    with np.errstate(over="raise", invalid="ignore", divide="ignore", under="ignore"):
+        try:
+            core(np.array(_HUGE), *params)
+        except FloatingPointError:
+            pass
+        else:
+            return False
+    with np.errstate(over="ignore", invalid="raise", divide="raise", under="ignore"):
+        try:
+            values = np.asarray(core(np.array(_HUGE), *params), dtype=float)
+        except FloatingPointError:
+            return False
+    return not np.isnan(values).any()
+
+
+def _ignoring_overflow(kernel: Kernel) -> Kernel:
+    def kernel_without_overflow_flags(*args):
+        if isinstance(args[0], float):
+            return kernel(*args)
+        with np.errstate(over="ignore"):
+            return kernel(*args)
+
+    return kernel_without_overflow_flags
 
 
 class _LazyLimit:
@@ -309,45 +439,94 @@ class _LazyLimit:
         return float(limit)
 
 
+def _settled_magnitude(core: Kernel, sign: float, params: tuple[float, ...], dtype: np.dtype) -> float:
+    """``inf`` if the kernel gives a number at every huge input of this sign and dtype; else the
+    largest power of ten at which it still does (beyond it, e.g., ``x**3`` is inf and meets a 0)."""
+    top = float(np.finfo(dtype).max)
+    with np.errstate(all="ignore"):
+        def fine(magnitude: float) -> bool:
+            value = core(np.array([sign * magnitude], dtype=dtype), *params)
+            return not np.isnan(np.asarray(value, dtype=float)).any()
+
+        if fine(top) and fine(top / 1e8):
+            return math.inf
+        exponents = range(4, int(math.log10(top)) + 1)
+        good = [10.0**k for k in exponents if fine(10.0**k)]
+    return good[-1] if good else 1e4
+
+
+class _Side:
+    """What a guarded kernel returns beyond a bound on one side: the exact limit at ``±inf``."""
+
+    def __init__(self, expr: sympy.Basic, var: sympy.Symbol, direction: sympy.Expr,
+                 params: tuple[sympy.Symbol, ...], core: Kernel, probe_params: tuple[float, ...]) -> None:
+        self.sign = 1.0 if direction == sympy.oo else -1.0
+        self.core, self.probe_params = core, probe_params
+        self.limit = _LazyLimit(expr, var, direction, params)
+        at_infinity = _probe(core, self.sign * math.inf, probe_params)
+        self.infinity_needs_limit = at_infinity is None or math.isnan(at_infinity)
+        self.bounds: dict[np.dtype, float] = {}
+
+    def bound(self, dtype: np.dtype) -> float:
+        """Inputs at least this large in magnitude take the limit (``inf``: only ±inf; ``nan``: none)."""
+        if dtype not in self.bounds:
+            settled = _settled_magnitude(self.core, self.sign, self.probe_params, dtype)
+            self.bounds[dtype] = settled if settled != math.inf else (math.inf if self.infinity_needs_limit
+                                                                      else math.nan)
+        return self.bounds[dtype]
+
+    def value(self, dtype: np.dtype, *p: float) -> float:
+        """The limit, checked against the kernel at the bound when the bound is finite."""
+        value = self.limit(*p)
+        bound = self.bound(dtype)
+        if math.isfinite(bound):
+            with np.errstate(all="ignore"):
+                at_bound = float(np.asarray(self.core(np.array([self.sign * bound], dtype=dtype), *p)).reshape(-1)[0])
+            if not (value == at_bound or abs(value - at_bound) <= 2 * np.spacing(dtype.type(abs(value)))):
+                return math.nan  # the kernel has not reached its limit there: no guess
+        return value
+
+
 def _guard_special_values(expr: sympy.Basic, var: sympy.Symbol, params: tuple[sympy.Symbol, ...],
                           core: Kernel, probe_params: tuple[float, ...]) -> Kernel:
-    limits: dict[float, Kernel] = {}
-    for infinity, direction in ((math.inf, sympy.oo), (-math.inf, -sympy.oo)):
-        value = _probe(core, infinity, probe_params)
-        if value is None or math.isnan(value):
-            limits[infinity] = _LazyLimit(expr, var, direction, params)
+    sides = [_Side(expr, var, d, params, core, probe_params) for d in (sympy.oo, -sympy.oo)]
+    dtypes = (np.dtype(np.float64), np.dtype(np.float32))
     at_nan = _probe(core, math.nan, probe_params)
     fix_nan = at_nan is None or not math.isnan(at_nan)
-    if not limits and not fix_nan:
+    if not fix_nan and all(math.isnan(s.bound(t)) for s in sides for t in dtypes):
         return core
     safe_point = 0.0 if _probe(core, 0.0, probe_params) is not None else 1.0
-    positive, negative = limits.get(math.inf), limits.get(-math.inf)
+    positive, negative = sides
+    float64 = np.dtype(np.float64)
 
     def guarded(x, *p):
-        if isinstance(x, float):  # the Python-scalar path: one test, no array work
-            if math.isfinite(x):
-                return core(x, *p)
+        if isinstance(x, float):  # the Python-scalar path
             if math.isnan(x):
                 return math.nan
-            limit = positive if x > 0 else negative
-            return limit(*p) if limit is not None else core(x, *p)
+            side = positive if x > 0 else negative
+            bound = side.bound(float64)
+            if not abs(x) >= bound:  # also when bound is nan: no special handling
+                return core(x, *p)
+            return side.value(float64, *p)
         x = np.asarray(x)
-        special = ~np.isfinite(x)
+        dtype = x.dtype if x.dtype.kind == "f" else float64
+        masks = []
+        for side in sides:
+            bound = side.bound(dtype)
+            if not math.isnan(bound):
+                with np.errstate(over="ignore"):
+                    limit_at = dtype.type(side.sign * bound)
+                masks.append((x >= limit_at if side.sign > 0 else x <= limit_at, side))
+        nan = np.isnan(x)
+        special = functools.reduce(np.logical_or, [m for m, _ in masks], nan)
         if not special.any():
             return core(x, *p)
-        result = np.array(core(np.where(special, safe_point, x), *p), dtype=x.dtype)
+        result = np.array(core(np.where(special, safe_point, x), *p), dtype=dtype)
         result = np.broadcast_to(result, x.shape).copy()
-        if positive is not None:
-            result[x == math.inf] = positive(*p)
-        if negative is not None:
-            result[x == -math.inf] = negative(*p)
-        if limits.keys() != {math.inf, -math.inf}:
-            infinite = np.isinf(x)
-            if positive is None:
-                result[infinite & (x > 0)] = core(x[infinite & (x > 0)], *p)
-            if negative is None:
-                result[infinite & (x < 0)] = core(x[infinite & (x < 0)], *p)
-        result[np.isnan(x)] = np.nan
+        for mask, side in masks:
+            if mask.any():
+                result[mask] = side.value(dtype, *p)
+        result[nan] = np.nan
         return result
 
     return guarded

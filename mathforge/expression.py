@@ -41,6 +41,7 @@ from .compile import compile_kernel
 from .constraints import Constraint
 from .errors import ParameterError, UnknownNameError
 from .frozen import freeze
+from .rewrites import stabilize
 from .symbols import symbol
 
 #: Default points for ``check_gradient``: away from every kink of the catalog.
@@ -220,9 +221,19 @@ class Expression:
             else:
                 values.append(_as_real_array(name, value))
                 scalar = False
-        result = self.kernel()(*values, *params)
+        kernel = self.kernel()
         if scalar:
-            return float(result)
+            fast = getattr(kernel, "scalar", None)
+            if fast is not None and all(map(math.isfinite, values)):
+                try:
+                    result = float(fast(*values, *params))
+                except (ArithmeticError, ValueError):
+                    pass  # e.g. math.exp overflowed: NumPy gives the IEEE answer
+                else:
+                    if result == result:  # a NaN from finite input: let the guarded kernel decide
+                        return result
+            return float(kernel(*values, *params))
+        result = kernel(*values, *params)
         output = _as_output_array(result, values)
         if output.ndim == 0 and all(type(v) in (float, int) or isinstance(v, np.generic) for v in args):
             return output[()]  # NumPy scalars in, a NumPy scalar of the same dtype out
@@ -324,7 +335,7 @@ class Expression:
             <Expression dswish/dx(x) = x*sigmoid(-x)*sigmoid(x) + sigmoid(x)>
         """
         target = self._symbol_for(var)
-        return self._replace(sympy.diff(self._expr, target), name=f"d{self.name}/d{target}",
+        return self._replace(stabilize(sympy.diff(self._expr, target)), name=f"d{self.name}/d{target}",
                              metadata={"derivative_of": self.name, "with_respect_to": str(target)})
 
     def derivative(self, n: int = 1, var: str | sympy.Symbol | None = None) -> Expression:
@@ -335,7 +346,10 @@ class Expression:
         if n == 0:
             return self
         suffix = "" if n == 1 else f"^{n}"
-        return self._replace(sympy.diff(self._expr, target, int(n)), name=f"d{suffix}{self.name}/d{target}{suffix}",
+        expr = self._expr
+        for _ in range(int(n)):  # one order at a time, so every step is stabilised
+            expr = stabilize(sympy.diff(expr, target))
+        return self._replace(expr, name=f"d{suffix}{self.name}/d{target}{suffix}",
                              metadata={"derivative_of": self.name, "with_respect_to": str(target), "order": int(n)})
 
     def check_gradient(self, var: str | sympy.Symbol | None = None,

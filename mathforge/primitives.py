@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import math
+
 import numpy as np
 import sympy
 from sympy.core.function import ArgumentIndexError
@@ -56,6 +58,54 @@ def _normal_pdf_kernel(x):
     return np.exp(-0.5 * (t * t)) * 0.3989422804014327
 
 
+def _sigmoid_scalar(x: float) -> float:
+    e = math.exp(-abs(x))
+    r = 1 / (1 + e)
+    return e * r if x < 0 else r
+
+
+def _softplus_scalar(x: float) -> float:
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+def _normal_pdf_scalar(x: float) -> float:
+    t = min(abs(x), 40.0)
+    return math.exp(-0.5 * (t * t)) * 0.3989422804014327
+
+
+def _sech_kernel(x):
+    """``1/cosh(x)`` as ``2e/(1 + e**2)`` with ``e = exp(-|x|)``: no overflow, exact tails."""
+    e = np.exp(-np.abs(x))
+    return 2 * e / (1 + e * e)
+
+
+def _sech_scalar(x: float) -> float:
+    e = math.exp(-abs(x))
+    return 2 * e / (1 + e * e)
+
+
+#: Below this, ``sigmoid(u) == exp(u)`` to full precision (``1 + exp(u)`` rounds to 1).
+_SIGMOID_TAIL = -37.0
+
+
+def _times_sigmoid_kernel(a, u):
+    """``a*sigmoid(u)`` that stays accurate where ``sigmoid(u)`` is subnormal.
+
+    There ``sigmoid(u) == exp(u)``, and ``(a*h)*h`` with ``h = exp(u/2)`` keeps every
+    intermediate normal, so only the final product is rounded (``x*sigmoid(2x)`` at
+    ``x = -362`` would otherwise lose 8 significant digits).
+    """
+    h = np.exp(0.5 * np.minimum(u, 0))
+    return np.where(u < _SIGMOID_TAIL, (a * h) * h, a * _sigmoid_kernel(u))
+
+
+def _times_sigmoid_scalar(a: float, u: float) -> float:
+    if u < _SIGMOID_TAIL:
+        h = math.exp(0.5 * u)
+        return (a * h) * h
+    return a * _sigmoid_scalar(u)
+
+
 def _sigmoid_kernel(x):
     """Logistic sigmoid that never overflows and keeps subnormal results in the left tail."""
     e = np.exp(-np.abs(x))
@@ -72,6 +122,7 @@ class sigmoid(sympy.Function):  # noqa: N801 - SymPy's convention: functions are
     r"""The logistic sigmoid :math:`\sigma(x) = 1/(1 + e^{-x})`."""
 
     _kernel_name = "mf_sigmoid"
+    _scalar_kernel = staticmethod(_sigmoid_scalar)
     _kernel = staticmethod(_sigmoid_kernel)
 
     @classmethod
@@ -115,6 +166,7 @@ class softplus(sympy.Function):  # noqa: N801
     r"""Softplus :math:`\log(1 + e^{x})`, the smooth ReLU; its derivative is the sigmoid."""
 
     _kernel_name = "mf_softplus"
+    _scalar_kernel = staticmethod(_softplus_scalar)
     _kernel = staticmethod(_softplus_kernel)
 
     @classmethod
@@ -157,6 +209,7 @@ class normal_pdf(sympy.Function):  # noqa: N801
     r"""The standard normal density :math:`\phi(x) = e^{-x^2/2}/\sqrt{2\pi}`."""
 
     _kernel_name = "mf_normal_pdf"
+    _scalar_kernel = staticmethod(_normal_pdf_scalar)
     _kernel = staticmethod(_normal_pdf_kernel)
 
     @classmethod
@@ -203,6 +256,7 @@ class normal_cdf(sympy.Function):  # noqa: N801
     """
 
     _kernel_name = "mf_normal_cdf"
+    _scalar_kernel = staticmethod(_normal_cdf_kernel)
     _kernel = staticmethod(_normal_cdf_kernel)
 
     @classmethod
@@ -254,3 +308,12 @@ PRIMITIVES: dict[str, type[sympy.Function]] = {
 
 #: The NumPy kernel of each primitive, by the name the printer emits.
 NUMPY_KERNELS: dict[str, Callable] = {cls._kernel_name: cls._kernel for cls in PRIMITIVES.values()}
+
+#: Kernels of SymPy's own functions whose textbook evaluation overflows (``cosh(710)``).
+NUMPY_KERNELS["mf_sech"] = _sech_kernel
+NUMPY_KERNELS["mf_times_sigmoid"] = _times_sigmoid_kernel
+
+#: The Python-float kernel of each primitive (``math`` module; SciPy where NumPy uses it).
+SCALAR_KERNELS: dict[str, Callable] = {cls._kernel_name: cls._scalar_kernel for cls in PRIMITIVES.values()}
+SCALAR_KERNELS["mf_sech"] = _sech_scalar
+SCALAR_KERNELS["mf_times_sigmoid"] = _times_sigmoid_scalar

@@ -102,11 +102,15 @@ def test_kernel_compiles_once_and_parameters_do_not_recompile(monkeypatch):
     original = compile_module.lambdify
     monkeypatch.setattr(compile_module, "lambdify", lambda *a, **k: calls.append(1) or original(*a, **k))
     e = Expression(sympy.Piecewise((x, x > 0), (alpha * x * 7 / 3, True)), ["x"], {"alpha": 0.5}, name="fresh")
-    for value in (-1.0, -2.0, 3.0):
+    e.eval(x=-1.0)
+    compiled = len(calls)
+    assert compiled == 2  # the array kernel and the Python-float kernel, once each
+    for value in (-1.0, -2.0, 3.0, np.array([1.0, -2.0])):
         e.eval(x=value)
     e.eval(x=-1.0, alpha=0.9)
     assert e.with_params(alpha=0.25).eval(x=-3.0) == pytest.approx(-3.0 * 0.25 * 7 / 3, rel=1e-15)
-    assert len(calls) == 1
+    assert e.with_params(alpha=0.25).eval(x=np.array([-3.0]))[0] == pytest.approx(-1.75, rel=1e-15)
+    assert len(calls) == compiled
 
 
 # --- immutability and independence --------------------------------------------------------------
@@ -223,3 +227,25 @@ def test_arithmetic_keeps_parameters_and_refuses_conflicts(forge):
         forge.get("leaky_relu") + forge.get("elu")
     same = forge.get("leaky_relu") + forge.get("elu").with_params(alpha=0.01)
     assert same.params["alpha"] == 0.01
+
+
+# --- the Python-float fast path agrees with the array kernel -------------------------------------
+
+SCALAR_POINTS = [0.0, -0.0, 5e-324, -5e-324, 1e-300, -1e-300, 1e-8, -1e-8, 0.5, -0.5, 1.0, -1.0, 2.5, -2.5,
+                 6.0, -6.0, 30.0, -30.0, 700.0, -700.0, 745.5, -745.5, 1e4, -1e4, 1e300, -1e300,
+                 math.inf, -math.inf, math.nan]
+
+
+@pytest.mark.parametrize("name", MathForge().list_all())
+@pytest.mark.parametrize("order", [0, 1])
+def test_scalar_path_matches_array_path(name, order):
+    e = MathForge().get(name).derivative(order)
+    array = e.eval(x=np.array(SCALAR_POINTS))
+    for point, expected in zip(SCALAR_POINTS, array):
+        got = e.eval(x=point)
+        assert type(got) is float
+        if math.isnan(expected):
+            assert math.isnan(got), (name, order, point)
+        elif got != expected:
+            assert math.isfinite(expected) and math.isfinite(got), (name, order, point, got, expected)
+            assert abs(got - expected) <= 2 * np.spacing(abs(expected)), (name, order, point, got, expected)
