@@ -32,12 +32,20 @@ from .symbols import is_plain_identifier
 
 REQUIRED_KEYS = ("name", "category", "variables", "formula", "range", "description", "pros", "cons",
                  "best_for", "usage", "references")
-OPTIONAL_KEYS = ("aliases", "params", "frameworks", "notes")
+OPTIONAL_KEYS = ("aliases", "params", "frameworks", "notes", "initialization", "properties", "kind")
+#: Recommended weight initialisations.
+INITIALIZATIONS = ("he", "glorot", "lecun", "any")
+#: Property claims an entry may make; each is checked against the formula by the tests.
+PROPERTY_KEYS = {"monotonic": bool, "bounded_below": bool, "bounded_above": bool, "zero_centered": bool,
+                 "smoothness": str, "self_gated": bool}
+SMOOTHNESS = ("C0", "C1", "C2", "Cinf", "discontinuous")
+#: ``elementwise`` (the default) or ``vector`` (softmax-like, along an axis).
+KINDS = ("elementwise", "vector")
 PARAM_KEYS = {"default", "description", "constraint", "trainable"}
 REFERENCE_KEYS = {"title", "authors", "year", "url"}
 #: Keys of an entry that are metadata (everything but the executable parts).
 METADATA_KEYS = tuple(k for k in REQUIRED_KEYS + OPTIONAL_KEYS if k not in ("name", "category", "variables",
-                                                                                 "formula", "params"))
+                                                                                 "formula", "params", "kind"))
 
 
 def builtin_registry_path() -> Path:
@@ -61,6 +69,7 @@ class EntrySpec:
     metadata: Mapping[str, Any]
     source: str
     raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
+    kind: str = "elementwise"
 
 
 def load_pack(path: str | os.PathLike[str]) -> dict[str, EntrySpec]:
@@ -151,12 +160,19 @@ def validate_entry(data: Any, *, source: str, expected_name: str | None = None) 
             raise fail("must map framework names to strings", "frameworks")
     if "notes" in data:
         _text(data, "notes", fail)
+    if "initialization" in data and data["initialization"] not in INITIALIZATIONS:
+        raise fail(f"must be one of {', '.join(INITIALIZATIONS)}", "initialization")
+    if "kind" in data and data["kind"] not in KINDS:
+        raise fail(f"must be one of {', '.join(KINDS)}", "kind")
+    if "properties" in data:
+        _properties(data["properties"], fail)
     metadata = {key: data[key] for key in METADATA_KEYS if key in data}
     if params:
         metadata["params"] = {k: {kk: vv for kk, vv in v.items()} for k, v in data["params"].items()}
     return EntrySpec(name=name, category=category, variables=tuple(variables), formula=formula,
                      params=params, constraints=constraints, aliases=tuple(aliases),
-                     metadata=freeze(metadata), source=source, raw=freeze(data))
+                     metadata=freeze(metadata), source=source, raw=freeze(data),
+                     kind=data.get("kind", "elementwise"))
 
 
 def build_expression(spec: EntrySpec, functions: Mapping[str, CatalogFunction] | None = None):
@@ -167,12 +183,32 @@ def build_expression(spec: EntrySpec, functions: Mapping[str, CatalogFunction] |
     """
     from .expression import Expression
 
+    if spec.kind == "vector":
+        return _build_vector(spec)
     try:
         expr = parse_formula(spec.formula, spec.variables, spec.params, functions=functions)
     except FormulaError as exc:
         raise RegistryError(str(exc), source=spec.source, entry=spec.name, field="formula") from None
     return Expression(expr, spec.variables, spec.params, name=spec.name, category=spec.category,
                       metadata=spec.metadata, constraints=spec.constraints)
+
+
+def _build_vector(spec: EntrySpec):
+    """A ``kind: vector`` entry: its formula is one call of an axis function, e.g. ``softmax(x)``."""
+    from .vector import AXIS_FUNCTIONS, VectorExpression
+
+    called = []
+    functions = {name: (lambda args, keywords, f=f: called.append(f) or f.textbook)
+                 for name, f in AXIS_FUNCTIONS.items()}
+    try:
+        expr = parse_formula(spec.formula, spec.variables, spec.params, functions=functions)
+    except FormulaError as exc:
+        raise RegistryError(str(exc), source=spec.source, entry=spec.name, field="formula") from None
+    if len(called) != 1 or expr != called[0].textbook or spec.params:
+        raise RegistryError(f"a vector entry's formula is one call of {', '.join(AXIS_FUNCTIONS)} "
+                            "on its variable, with no parameters", source=spec.source, entry=spec.name,
+                            field="formula")
+    return VectorExpression(called[0], name=spec.name, category=spec.category, metadata=spec.metadata)
 
 
 # --- field checks -----------------------------------------------------------------------------
@@ -231,6 +267,19 @@ def _params(raw: Any, variables: Iterable[str], fail) -> tuple[dict[str, float],
         except ValueError as exc:
             raise fail(f"the default breaks the constraint: {exc}", f"params.{key}") from None
     return params, constraints
+
+
+def _properties(raw: Any, fail) -> None:
+    if not isinstance(raw, dict):
+        raise fail("must map property names to values", "properties")
+    for key, value in raw.items():
+        where = f"properties.{key}"
+        if key not in PROPERTY_KEYS:
+            raise fail(f"unknown property; allowed: {', '.join(PROPERTY_KEYS)}", where)
+        if not isinstance(value, PROPERTY_KEYS[key]):
+            raise fail(f"must be a {PROPERTY_KEYS[key].__name__}", where)
+        if key == "smoothness" and value not in SMOOTHNESS:
+            raise fail(f"must be one of {', '.join(SMOOTHNESS)}", where)
 
 
 def _references(raw: Any, fail) -> None:

@@ -1,11 +1,11 @@
 """The ``mathforge`` command: a thin layer over the public API.
 
 Examples:
-    >>> main(["list", "--category", "activation"])  # doctest: +ELLIPSIS
-    elu
-    gelu
-    ...
-    0
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stdout(io.StringIO()) as out:
+    ...     code = main(["list", "--category", "activation"])
+    >>> code, "relu" in out.getvalue().split()
+    (0, True)
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+
+import numpy as np
 
 from .errors import MathforgeError
 from .forge import MathForge
@@ -65,6 +67,9 @@ def _list(forge: MathForge, category: str | None, as_json: bool) -> None:
 
 def _show(forge: MathForge, name: str, as_json: bool) -> None:
     expr = forge.get(name)
+    if expr.kind == "vector":
+        _show_vector(forge, expr, name, as_json)
+        return
     gradient = expr.gradient()
     values = {f"{p:g}": expr.eval(p) for p in SHOW_POINTS}
     slopes = {f"{p:g}": gradient.eval(p) for p in SHOW_POINTS}
@@ -80,6 +85,21 @@ def _show(forge: MathForge, name: str, as_json: bool) -> None:
     print()
     print("Values:      " + "  ".join(f"f({k})={v:.6g}" for k, v in values.items()))
     print("Derivative:  " + "  ".join(f"f'({k})={v:.6g}" for k, v in slopes.items()))
+
+
+def _show_vector(forge: MathForge, expr, name: str, as_json: bool) -> None:
+    example = np.array(SHOW_POINTS if expr.name != "glu" else SHOW_POINTS[:4])
+    values = expr.eval(example)
+    if as_json:
+        print(json.dumps({
+            "name": expr.name, "category": expr.category, "kind": "vector", "aliases": forge.aliases(name),
+            "formula": str(expr.symbolic_expr), "latex": expr.latex, "jacobian": str(expr.jacobian()),
+            "example_input": example.tolist(), "example_output": values.tolist(),
+            "metadata": thaw(expr.metadata)}, indent=2))
+        return
+    print(forge.explain(name, level="advanced"))
+    print()
+    print(f"Example:     {expr.name}({example.tolist()}) = {np.round(values, 6).tolist()}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -85,7 +85,7 @@ def fold_constants(expr: sympy.Basic) -> sympy.Basic:
             if not (expr.is_Mul and folded == 1) and not (expr.is_Add and folded == 0):
                 others.insert(0, folded)
         return expr.func(*others, evaluate=False) if len(others) > 1 else others[0]
-    if isinstance(expr, sympy.Pow) and expr.exp.is_Integer:
+    if isinstance(expr, sympy.Pow) and expr.exp.is_Rational:  # exponents stay exact: x**3, sqrt
         return sympy.Pow(fold_constants(expr.base), expr.exp, evaluate=False)
     return expr.func(*[fold_constants(a) for a in expr.args])
 
@@ -123,6 +123,11 @@ class _LiteralsMixin:
                 product = f"({product})"  # a whole factor, even behind a '/' printed by the Mul
             return product if exponent > 0 else f"(1/{product})"
         module = self._module
+        if abs(exponent) == sympy.S.Half and base.is_Add and len(base.args) == 2:
+            for square, rest in (base.args, base.args[::-1]):  # sqrt(u**2 + c) = hypot(u, sqrt(c))
+                if square.is_Pow and square.exp == 2 and (rest.is_nonnegative or rest.is_Symbol):
+                    root = f"{module}.hypot({self._print(square.base)}, {module}.sqrt({self._print(rest)}))"
+                    return root if exponent > 0 else f"(1/{root})"
         if exponent == sympy.S.Half:
             return f"{module}.sqrt({self._print(base)})"
         if exponent == -sympy.S.Half:
@@ -153,6 +158,26 @@ class _OwnKernelsMixin:
     def _print_sech(self, expr):
         return f"mf_sech({self._print(expr.args[0])})"
 
+
+    def _print_Add(self, expr, order=None):
+        """``u - tanh(u)`` and ``u + sqrt(u**2 + c)`` through kernels that do not cancel."""
+        if len(expr.args) == 2:  # 0.5*x + 0.5*sqrt(x**2 + b) -> 0.5*(x + sqrt(x**2 + b))
+            (c1, t1), (c2, t2) = (a.as_coeff_Mul() for a in expr.args)
+            content, inner = (c1, sympy.Add(t1, t2, evaluate=False)) if c1 == c2 else (1, None)
+        if len(expr.args) == 2 and content != 1 and inner is not None and inner.is_Add:
+            stable = self._print_Add(inner)
+            if stable.startswith("mf_"):
+                return f"{self._print(content)}*{stable}"
+        if len(expr.args) == 2:
+            for first, second in (expr.args, expr.args[::-1]):
+                if (second.is_Mul and len(second.args) == 2 and second.args[0] == -1
+                        and isinstance(second.args[1], sympy.tanh) and second.args[1].args[0] == first):
+                    return f"mf_tanh_shrink({self._print(first)})"
+                if second.is_Pow and second.exp == sympy.S.Half and second.base.is_Add:
+                    rest = second.base - first**2
+                    if not rest.has(first) and (rest.is_nonnegative or rest.is_Symbol):
+                        return f"mf_sqrt_plus({self._print(first)}, {self._print(rest)})"
+        return super()._print_Add(expr, order)
 
     def _print_Mul(self, expr):
         """A product with a sigmoid factor as ``mf_times_sigmoid(rest, u)`` (subnormal-safe)."""
@@ -341,7 +366,7 @@ def compile_kernel(expr: sympy.Basic, variables: tuple[sympy.Symbol, ...], param
         kernel = core
         if len(variables) == 1:
             kernel = _guard_special_values(expr, key[1][0], key[2], core, tuple(map(float, probe_params)))
-        if len(variables) == 1 and _overflows_benignly(core, tuple(map(float, probe_params))):
+        if len(variables) == 1 and _overflows_benignly(kernel, tuple(map(float, probe_params))):
             kernel = _ignoring_overflow(kernel)
         if kernel is core:
             kernel = functools.partial(core)  # an object of our own, to carry the scalar kernel
@@ -376,7 +401,7 @@ def _probe(core: Kernel, value: float, params: tuple[float, ...]) -> float | Non
 _HUGE = (1e300, -1e300, 1.7e308, -1.7e308)
 
 
-def _overflows_benignly(core: Kernel, params: tuple[float, ...]) -> bool:
+def _overflows_benignly(kernel: Kernel, params: tuple[float, ...]) -> bool:
     """Whether an intermediate overflows to inf at huge inputs without spoiling the result.
 
     ``x*sigmoid(c*(x + 0.044715*x**3))`` overflows in ``x**3`` for ``|x| > 5.6e102``, yet
@@ -385,14 +410,14 @@ def _overflows_benignly(core: Kernel, params: tuple[float, ...]) -> bool:
     """
     with np.errstate(over="raise", invalid="ignore", divide="ignore", under="ignore"):
         try:
-            core(np.array(_HUGE), *params)
+            kernel(np.array(_HUGE), *params)
         except FloatingPointError:
             pass
         else:
             return False
     with np.errstate(over="ignore", invalid="raise", divide="raise", under="ignore"):
         try:
-            values = np.asarray(core(np.array(_HUGE), *params), dtype=float)
+            values = np.asarray(kernel(np.array(_HUGE), *params), dtype=float)
         except FloatingPointError:
             return False
     return not np.isnan(values).any()

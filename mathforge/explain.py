@@ -20,7 +20,8 @@ def explain_expression(expr: Any, level: str, aliases: Sequence[str] = ()) -> st
     """Explain ``expr`` for a reader at ``level`` (beginner, intermediate, advanced)."""
     meta = expr.metadata
     args = ", ".join(expr.variables)
-    lines = [f"{expr.name}: f({args}) = {expr.symbolic_expr}"]
+    head = f"{expr.name}: {expr.name}(x)_j" if expr.kind == "vector" else f"{expr.name}: f({args})"
+    lines = [f"{head} = {expr.symbolic_expr}"]
     if aliases:
         lines.append(f"also called: {', '.join(aliases)}")
     lines += ["", _wrap(meta.get("description", "(no description)"))]
@@ -29,9 +30,11 @@ def explain_expression(expr: Any, level: str, aliases: Sequence[str] = ()) -> st
     lines += ["", "Pros:", *[f"  + {p}" for p in meta.get("pros", ())]]
     lines += ["Cons:", *[f"  - {c}" for c in meta.get("cons", ())]]
     if level in ("intermediate", "advanced"):
-        gradient = expr.gradient()
-        lines += ["", f"Derivative: f'({args}) = {gradient.symbolic_expr}",
-                  f"Range: {meta.get('range', 'unknown')}"]
+        if expr.kind == "vector":
+            lines += ["", f"Jacobian: d y_j / d x_k = {expr.jacobian()}"]
+        else:
+            lines += ["", f"Derivative: f'({args}) = {expr.gradient().symbolic_expr}"]
+        lines.append(f"Range: {meta.get('range', 'unknown')}")
         if expr.params:
             lines.append("Parameters: " + ", ".join(f"{k} = {v:g}" for k, v in expr.params.items()))
         if meta.get("usage"):

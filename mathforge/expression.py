@@ -116,6 +116,9 @@ class Expression:
     def __setattr__(self, key: str, value: Any) -> None:
         raise AttributeError(f"Expression is immutable; use with_params() or build a new one (tried to set {key!r})")
 
+    #: Elementwise (this class) or ``"vector"`` (:class:`~mathforge.vector.VectorExpression`).
+    kind = "elementwise"
+
     # --- what it is ---------------------------------------------------------------------
 
     @property

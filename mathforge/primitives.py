@@ -84,6 +84,54 @@ def _sech_scalar(x: float) -> float:
     return 2 * e / (1 + e * e)
 
 
+def _tanh_series() -> tuple[float, ...]:
+    """Coefficients of ``(x - tanh x)/x**3`` in powers of ``x**2`` (from Bernoulli numbers)."""
+    import mpmath
+
+    coefficients = []
+    for n in range(2, 42):
+        c = (mpmath.mpf(2) ** (2 * n) * (mpmath.mpf(2) ** (2 * n) - 1) * mpmath.bernoulli(2 * n)
+             / mpmath.factorial(2 * n))
+        coefficients.append(float(-c))
+    return tuple(coefficients)
+
+
+_TANH_SHRINK_SERIES: tuple[float, ...] = ()
+#: Below this magnitude ``x - tanh(x)`` is summed as a series (it cancels there).
+_TANH_SHRINK_SERIES_BOUND = 0.9
+
+
+def _tanh_shrink_kernel(x):
+    """``x - tanh(x)`` without cancellation near 0 (a 40-term series for ``|x| < 0.9``)."""
+    global _TANH_SHRINK_SERIES
+    if not _TANH_SHRINK_SERIES:
+        _TANH_SHRINK_SERIES = _tanh_series()
+    small = np.abs(x) < _TANH_SHRINK_SERIES_BOUND
+    t = np.where(small, x, 0)
+    t2 = t * t
+    total = 0 * t2
+    for c in reversed(_TANH_SHRINK_SERIES):
+        total = total * t2 + c
+    return np.where(small, total * t2 * t, x - np.tanh(x))
+
+
+def _tanh_shrink_scalar(x: float) -> float:
+    if abs(x) < _TANH_SHRINK_SERIES_BOUND:
+        return float(_tanh_shrink_kernel(np.float64(x)))
+    return x - math.tanh(x)
+
+
+def _sqrt_plus_kernel(u, c):
+    """``u + sqrt(u**2 + c)`` (``c >= 0``) without cancellation for ``u < 0`` or overflow."""
+    h = np.hypot(u, np.sqrt(c))
+    return np.where(u < 0, c / (h - np.minimum(u, 0)), u + h)
+
+
+def _sqrt_plus_scalar(u: float, c: float) -> float:
+    h = math.hypot(u, math.sqrt(c))
+    return c / (h - u) if u < 0 else u + h
+
+
 #: Below this, ``sigmoid(u) == exp(u)`` to full precision (``1 + exp(u)`` rounds to 1).
 _SIGMOID_TAIL = -37.0
 
@@ -312,8 +360,12 @@ NUMPY_KERNELS: dict[str, Callable] = {cls._kernel_name: cls._kernel for cls in P
 #: Kernels of SymPy's own functions whose textbook evaluation overflows (``cosh(710)``).
 NUMPY_KERNELS["mf_sech"] = _sech_kernel
 NUMPY_KERNELS["mf_times_sigmoid"] = _times_sigmoid_kernel
+NUMPY_KERNELS["mf_tanh_shrink"] = _tanh_shrink_kernel
+NUMPY_KERNELS["mf_sqrt_plus"] = _sqrt_plus_kernel
 
 #: The Python-float kernel of each primitive (``math`` module; SciPy where NumPy uses it).
 SCALAR_KERNELS: dict[str, Callable] = {cls._kernel_name: cls._scalar_kernel for cls in PRIMITIVES.values()}
 SCALAR_KERNELS["mf_sech"] = _sech_scalar
 SCALAR_KERNELS["mf_times_sigmoid"] = _times_sigmoid_scalar
+SCALAR_KERNELS["mf_tanh_shrink"] = _tanh_shrink_scalar
+SCALAR_KERNELS["mf_sqrt_plus"] = _sqrt_plus_scalar

@@ -51,8 +51,37 @@ def _signed_magnitude(expr: sympy.Basic) -> sympy.Basic:
     return joined if sympy.count_ops(joined) < sympy.count_ops(replaced) else replaced
 
 
+def _sqrt_complement(expr: sympy.Basic) -> sympy.Basic:
+    """``a + a*u/sqrt(u**2 + c)`` becomes ``a*(u + sqrt(u**2 + c))/sqrt(u**2 + c)``.
+
+    The derivative of ``(x + sqrt(x**2 + b))/2`` is ``1/2 + x/(2*sqrt(x**2 + b))``, whose
+    terms cancel for ``x << 0``; the numerator ``u + sqrt(u**2 + c)`` has a stable kernel.
+    """
+
+    def join(add: sympy.Add) -> sympy.Basic:
+        for term in add.args:
+            for root in term.atoms(sympy.Pow):
+                if root.exp != -sympy.S.Half or not root.base.is_Add:
+                    continue
+                for u in root.base.free_symbols:
+                    rest = root.base - u**2
+                    if rest.has(u):
+                        continue
+                    a = sympy.simplify(term * root ** -1 / u)
+                    if a.has(u) or a not in add.args:
+                        continue
+                    others = [t for t in add.args if t not in (term, a)]
+                    return sympy.Add(*others, a * (u + sympy.sqrt(root.base)) * root, evaluate=False)
+        return add
+
+    if not expr.has(sympy.sqrt(sympy.Wild("w")).func):
+        return expr
+    return expr.replace(lambda e: e.is_Add and any(p.exp == -sympy.S.Half for t in e.args
+                                                   for p in t.atoms(sympy.Pow)), join)
+
+
 #: The rules, applied in order.
-RULES = (_tanh_complement, _signed_magnitude)
+RULES = (_tanh_complement, _signed_magnitude, _sqrt_complement)
 
 
 def stabilize(expr: sympy.Basic) -> sympy.Basic:

@@ -50,6 +50,8 @@ def compare_expressions(expressions: Sequence[Any], at: Sequence[float]) -> Comp
     columns = ("name", *(f"f({p})" for p in labels), *(f"f'({p})" for p in labels), "range")
     rows = []
     for expr in expressions:
+        if expr.kind != "elementwise":
+            raise TypeError(f"{expr.name} is vector-valued; compare elementwise functions only")
         gradient = expr.gradient()
         row: dict[str, Any] = {"name": expr.name}
         row.update({f"f({label})": expr.eval(p) for label, p in zip(labels, points)})

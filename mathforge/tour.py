@@ -8,6 +8,10 @@ Examples:
 
 from __future__ import annotations
 
+import textwrap
+
+import numpy as np
+
 from .forge import MathForge
 from .table import ComparisonTable
 
@@ -18,13 +22,18 @@ GRADIENT_EXAMPLES = ("relu", "sigmoid", "tanh", "swish")
 def tour_text(forge: MathForge | None = None) -> str:
     """The whole tour as text."""
     forge = forge or MathForge()
-    names = forge.list_all(category="activation")
+    everything = forge.list_all(category="activation")
+    names = [n for n in everything if forge.get(n).kind == "elementwise"]
+    vectors = [n for n in everything if n not in names]
     out: list[str] = []
     say = out.append
 
     say("mathforge tour: every number below is computed from the catalog's formulas.\n")
-    say(f"1. The activation catalog ({len(names)} entries):")
-    say("   " + ", ".join(names) + "\n")
+    say(f"1. The activation catalog ({len(everything)} entries):")
+    say(_indent(textwrap.fill(", ".join(names), 85)))
+    if vectors:
+        say(f"   and vector-valued, along an axis: {', '.join(vectors)}")
+    say("")
 
     say("2. Each activation at x = -2, -1, 0, 1, 2:")
     columns = ("name", *(f"x={p:g}" for p in TOUR_POINTS))
@@ -56,6 +65,13 @@ def tour_text(forge: MathForge | None = None) -> str:
     say(f"   symbolic vs finite-difference gradient, worst error: {custom.check_gradient():.1e}")
     say("   (It is swish with beta = 2: forge.get('swish', params={'beta': 2.0}) gives "
         f"{forge.get('swish', params={'beta': 2.0}).eval(x=1.0):.10g} at 1.0.)\n")
+
+    if "softmax" in vectors:
+        softmax = forge.get("softmax")
+        logits = np.array([1000.0, 0.0, -1000.0])
+        say("6. Vector-valued: softmax along an axis, max-shifted so large logits do not overflow:")
+        say(f"   softmax(x)_j = {softmax.symbolic_expr}")
+        say(f"   softmax([1000, 0, -1000]) = {softmax.eval(logits)}; Jacobian: {softmax.jacobian()}\n")
 
     say("Next: `mathforge list`, `mathforge show gelu`, and the README for the Python API.")
     return "\n".join(out)

@@ -1,0 +1,283 @@
+"""Vector-valued entries (softmax, log_softmax, softmin, glu): functions along an axis.
+
+Each has a textbook formula (``e^{x_j} / Σ_k e^{x_k}``), a symbolic Jacobian (the element
+form ``s_j (δ_jk − s_k)``, or an explicit matrix for a given size), a max-shifted,
+axis-aware NumPy kernel, and a numeric vector–Jacobian product (what backpropagation needs).
+
+Limits are exact where they exist: a row with exactly one ``+inf`` has softmax one-hot
+there (PyTorch and JAX return NaN); rows with several ``+inf``, all ``-inf``, or a NaN have
+no limit, and give NaN.
+
+Examples:
+    >>> import numpy as np
+    >>> from mathforge import MathForge
+    >>> softmax = MathForge().get("softmax")
+    >>> softmax.symbolic_expr
+    exp(x[j])/Sum(exp(x[k]), (k, 1, n))
+    >>> softmax.eval(np.array([1000.0, 0.0, -1000.0]))
+    array([1., 0., 0.])
+    >>> softmax.jacobian()
+    (-exp(x[k])/Sum(exp(x[m]), (m, 1, n)) + KroneckerDelta(j, k))*exp(x[j])/Sum(exp(x[m]), (m, 1, n))
+    >>> softmax.jacobian(2)[0, 1]  # the explicit matrix for two inputs
+    -exp(x1)*exp(x2)/(exp(x1) + exp(x2))**2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sympy
+
+from .frozen import freeze
+from .primitives import _sigmoid_kernel, _times_sigmoid_kernel, sigmoid
+
+X = sympy.IndexedBase("x", real=True)
+J, K = sympy.symbols("j k", integer=True, positive=True)
+N = sympy.Symbol("n", integer=True, positive=True)
+
+
+def _exp_sum(sign: int) -> sympy.Expr:
+    return sympy.Sum(sympy.exp(sign * X[K]), (K, 1, N))
+
+
+# --- NumPy kernels ---------------------------------------------------------------------------
+
+
+def _shifted(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``x - max`` (finite rows), the rows' ``+inf`` counts, and which rows have no limit."""
+    top = np.max(x, axis=axis, keepdims=True)
+    infinite_top = top == np.inf
+    plus_inf = np.sum(x == np.inf, axis=axis, keepdims=True)
+    undefined = (np.isnan(top) | (top == -np.inf) | (plus_inf > 1))
+    safe_top = np.where(np.isfinite(top), top, 0)
+    one_hot = np.where(x == np.inf, 0, -np.inf).astype(x.dtype)
+    with np.errstate(over="ignore"):  # -1e308 - 1e308 is -inf, and exp(-inf) = 0 is exact
+        shifted = np.where(infinite_top, one_hot, x - safe_top)
+    return np.where(undefined, 0, shifted), plus_inf, undefined  # rows without a limit: NaN later
+
+
+def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    shifted, _, undefined = _shifted(x, axis)
+    e = np.exp(shifted)
+    result = e / np.sum(e, axis=axis, keepdims=True)
+    return np.where(undefined, np.nan, result)
+
+
+def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    shifted, _, undefined = _shifted(x, axis)
+    # the maxima contribute exactly 1 each, so log(sum) = log1p(rest): no loss when sum ~ 1
+    at_max = shifted == 0
+    rest = (np.sum(np.where(at_max, 0, np.exp(shifted)), axis=axis, keepdims=True)
+            + (np.sum(at_max, axis=axis, keepdims=True) - 1).astype(x.dtype))
+    result = shifted - np.log1p(rest)
+    return np.where(undefined, np.nan, result)
+
+
+def _softmin(x: np.ndarray, axis: int) -> np.ndarray:
+    return _softmax(-x, axis)
+
+
+def _halves(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    size = x.shape[axis]
+    if size % 2:
+        raise ValueError(f"glu needs an even size along axis {axis}, got {size}")
+    return np.split(x, 2, axis=axis)
+
+
+def _glu(x: np.ndarray, axis: int) -> np.ndarray:
+    a, b = _halves(x, axis)
+    with np.errstate(invalid="ignore"):  # only a = ±inf with b = -inf (no limit) makes inf*0: NaN
+        return _times_sigmoid_kernel(a, b)
+
+
+def _softmax_vjp(x: np.ndarray, v: np.ndarray, axis: int) -> np.ndarray:
+    s = _softmax(x, axis)
+    return s * (v - np.sum(v * s, axis=axis, keepdims=True))
+
+
+def _log_softmax_vjp(x: np.ndarray, v: np.ndarray, axis: int) -> np.ndarray:
+    return v - _softmax(x, axis) * np.sum(v, axis=axis, keepdims=True)
+
+
+def _softmin_vjp(x: np.ndarray, v: np.ndarray, axis: int) -> np.ndarray:
+    return -_softmax_vjp(-x, v, axis)
+
+
+def _glu_vjp(x: np.ndarray, v: np.ndarray, axis: int) -> np.ndarray:
+    a, b = _halves(x, axis)
+    gate = _sigmoid_kernel(b)
+    with np.errstate(invalid="ignore"):  # inf*0 only where the derivative has no limit: NaN
+        return np.concatenate([v * gate, _times_sigmoid_kernel(v * a * gate, -b)], axis=axis)
+
+
+# --- the table of axis functions -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AxisFunction:
+    """One vector-valued function: textbook formula, Jacobian, kernel and VJP."""
+
+    name: str
+    textbook: sympy.Expr
+    jacobian_element: sympy.Expr
+    vector: Callable[[list[sympy.Symbol]], list[sympy.Expr]]
+    forward: Callable[[np.ndarray, int], np.ndarray]
+    vjp: Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+    output_size: Callable[[int], int] = lambda n: n
+
+
+def _softmax_vector(xs: list[sympy.Symbol], sign: int = 1) -> list[sympy.Expr]:
+    total = sum(sympy.exp(sign * v) for v in xs)
+    return [sympy.exp(sign * v) / total for v in xs]
+
+
+def _log_softmax_vector(xs: list[sympy.Symbol]) -> list[sympy.Expr]:
+    total = sympy.log(sum(sympy.exp(v) for v in xs))
+    return [v - total for v in xs]
+
+
+def _glu_vector(xs: list[sympy.Symbol]) -> list[sympy.Expr]:
+    half = len(xs) // 2
+    return [a * sigmoid(b) for a, b in zip(xs[:half], xs[half:])]
+
+
+_M = sympy.Symbol("m", integer=True, positive=True)
+
+
+def _share(sign: int, index: sympy.Expr) -> sympy.Expr:
+    """``e^{±x_index} / Σ_m e^{±x_m}``, with its own summation index."""
+    return sympy.exp(sign * X[index]) / sympy.Sum(sympy.exp(sign * X[_M]), (_M, 1, N))
+
+
+AXIS_FUNCTIONS: dict[str, AxisFunction] = {
+    "softmax": AxisFunction(
+        "softmax", sympy.exp(X[J]) / _exp_sum(1),
+        _share(1, J) * (sympy.KroneckerDelta(J, K) - _share(1, K)),
+        _softmax_vector, _softmax, _softmax_vjp),
+    "log_softmax": AxisFunction(
+        "log_softmax", X[J] - sympy.log(_exp_sum(1)),
+        sympy.KroneckerDelta(J, K) - _share(1, K),
+        _log_softmax_vector, _log_softmax, _log_softmax_vjp),
+    "softmin": AxisFunction(
+        "softmin", sympy.exp(-X[J]) / _exp_sum(-1),
+        -_share(-1, J) * (sympy.KroneckerDelta(J, K) - _share(-1, K)),
+        lambda xs: _softmax_vector(xs, -1), _softmin, _softmin_vjp),
+    "glu": AxisFunction(
+        "glu", X[J] * sigmoid(X[J + N]),
+        sympy.Piecewise(
+            (sympy.KroneckerDelta(J, K) * sigmoid(X[J + N]), K <= N),
+            (sympy.KroneckerDelta(J + N, K) * X[J] * sigmoid(X[J + N]) * sigmoid(-X[J + N]), True)),
+        _glu_vector, _glu, _glu_vjp, output_size=lambda n: n // 2),
+}
+
+
+class VectorExpression:
+    """A vector-valued catalog entry, evaluated along an axis.
+
+    Args:
+        function: The :class:`AxisFunction`.
+        name: The entry's name.
+        category: Its category.
+        metadata: Description, pros, cons, ...; stored read-only.
+    """
+
+    __slots__ = ("_function", "name", "category", "_metadata")
+
+    def __init__(self, function: AxisFunction, *, name: str, category: str = "activation",
+                 metadata: Mapping[str, Any] | None = None) -> None:
+        object.__setattr__(self, "_function", function)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "category", category)
+        object.__setattr__(self, "_metadata", freeze(dict(metadata or {})))
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable (tried to set {key!r})")
+
+    kind = "vector"
+    variables = ("x",)
+    params: Mapping[str, float] = freeze({})
+    constraints: Mapping[str, Any] = freeze({})
+
+    @property
+    def metadata(self) -> Mapping[str, Any]:
+        """Description, pros, cons, ... (read-only)."""
+        return self._metadata
+
+    @property
+    def symbolic_expr(self) -> sympy.Expr:
+        """The textbook formula of the ``j``-th output, over ``x[1..n]``."""
+        return self._function.textbook
+
+    @property
+    def latex(self) -> str:
+        """LaTeX of the textbook formula."""
+        return sympy.latex(self._function.textbook)
+
+    def _repr_latex_(self) -> str:
+        return rf"$\displaystyle \operatorname{{{self.name}}}(x)_j = {self.latex}$"
+
+    def __str__(self) -> str:
+        return f"{self.name}(x)_j = {self._function.textbook}"
+
+    def __repr__(self) -> str:
+        return f"<VectorExpression {self.name}(x, axis=-1)_j = {self._function.textbook}>"
+
+    def eval(self, x: Any = None, axis: int = -1, **kwargs: Any) -> np.ndarray:
+        """Evaluate along ``axis`` (max-shifted: no overflow for logits up to ±1e308).
+
+        Raises:
+            TypeError: ``x`` is missing, not real numbers, or a keyword is unknown.
+        """
+        if kwargs:
+            raise TypeError(f"{self.name}() got unexpected keyword argument(s) {sorted(kwargs)} (valid: x, axis)")
+        return self._function.forward(self._as_array(x), axis)
+
+    __call__ = eval
+
+    def vjp(self, x: Any, v: Any, axis: int = -1) -> np.ndarray:
+        """The vector–Jacobian product ``vᵀ J(x)`` along ``axis`` (what backpropagation needs)."""
+        x, v = self._as_array(x), self._as_array(v, "v")
+        return self._function.vjp(x, v, axis)
+
+    def jacobian(self, n: int | None = None) -> sympy.Basic:
+        """The symbolic Jacobian: the element ``∂y_j/∂x_k``, or the explicit matrix for ``n`` inputs.
+
+        Args:
+            n: Number of inputs along the axis (even for glu); ``None`` for the element form.
+        """
+        if n is None:
+            return self._function.jacobian_element
+        if not isinstance(n, int) or n < 1 or self.name == "glu" and n % 2:
+            raise ValueError(f"n must be a positive integer{' (even for glu)' if self.name == 'glu' else ''}, got {n!r}")
+        xs = list(sympy.symbols(f"x1:{n + 1}", real=True))
+        return sympy.Matrix(self._function.vector(xs)).jacobian(xs)
+
+    def with_params(self, **values: float) -> VectorExpression:
+        """Vector entries have no parameters; any name is an error."""
+        if values:
+            raise TypeError(f"{self.name} has no parameters; got {sorted(values)}")
+        return self
+
+    def gradient(self, var: str | None = None) -> None:
+        """Vector-valued entries have a Jacobian, not a gradient."""
+        raise TypeError(f"{self.name} is vector-valued: use jacobian() for the symbolic Jacobian "
+                        f"or vjp(x, v) for a vector-Jacobian product")
+
+    def _as_array(self, value: Any, name: str = "x") -> np.ndarray:
+        if value is None:
+            raise TypeError(f"{self.name}(): missing variable {name!r}")
+        if isinstance(value, (str, bytes, bool)):
+            raise TypeError(f"{self.name}(): {name!r} must be real numbers, got {type(value).__name__}")
+        array = np.asarray(value)
+        if array.dtype.kind in "iub":
+            if array.dtype.kind == "b":
+                raise TypeError(f"{self.name}(): {name!r} must be real numbers, got booleans")
+            array = array.astype(np.float64)
+        if array.dtype.kind != "f":
+            raise TypeError(f"{self.name}(): {name!r} must be real numbers, got dtype {array.dtype}")
+        if array.ndim == 0:
+            raise TypeError(f"{self.name}(): {name!r} must be an array with an axis to act along")
+        return array
