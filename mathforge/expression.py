@@ -137,6 +137,12 @@ class Expression:
         return self._params
 
     @property
+    def trainable(self) -> tuple[str, ...]:
+        """Names of the parameters marked ``trainable`` in the catalog (PReLU's ``alpha``)."""
+        spec = self._metadata.get("params", {})
+        return tuple(k for k in self._params if spec.get(k, {}).get("trainable", False))
+
+    @property
     def constraints(self) -> Mapping[str, Constraint]:
         """Parameter constraints (read-only)."""
         return self._constraints

@@ -197,6 +197,7 @@ class VectorExpression:
         raise AttributeError(f"{type(self).__name__} is immutable (tried to set {key!r})")
 
     kind = "vector"
+    trainable: tuple[str, ...] = ()
     variables = ("x",)
     params: Mapping[str, float] = freeze({})
     constraints: Mapping[str, Any] = freeze({})
