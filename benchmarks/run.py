@@ -2,29 +2,48 @@
 
 Usage::
 
-    python benchmarks/run.py [--quick] [--json PATH]
+    python benchmarks/run.py [--quick] [--json PATH] [-v]
 
-Section "scalar eval": for every entry of ``MathForge().list_all()``, the time per call of
-``forge.get(name).eval(x=0.7)`` (kernel compiled beforehand) against the predecessor
-library's approach, which substituted the parameter values and lambdified on every call.
+Sections (each one ``run_*`` function that measures and one ``*_section`` function that
+renders it):
+
+* **scalar eval** -- for every entry of ``MathForge().list_all()``, the time per call of
+  ``forge.get(name).eval(x=0.7)`` (kernel compiled beforehand) against the predecessor
+  library's approach, which substituted the parameter values and lambdified on every call;
+* **array eval** -- ``e.eval(x=x)`` on ``x = np.linspace(-8, 8, 10**6)`` (float64, and a
+  float32 column) against the hand-written NumPy of ``benchmarks/handwritten.py``, for every
+  elementwise activation; the two results must agree within 1e-12 relative;
+* **derivative eval** -- ``e.gradient().eval(x=x)`` on the same float64 input against a
+  hand-written derivative;
+* **vector eval** -- the vector-valued entries (softmax, ...) on a (1000, 1000) float64
+  array along axis -1, against hand-written max-shifted NumPy;
+* **start-up** -- wall time and peak RSS of the process
+  ``import mathforge; mathforge.MathForge().get('relu').eval(x=5)`` against
+  ``import sympy, numpy, yaml``;
+* **first get** -- the first ``forge.get(name)`` of every entry in a fresh process, and the
+  time to build every entry, its kernel, its gradient and the gradient's kernel;
+
+plus a summary of the entries that miss a budget.
 
 The machine the benchmarks run on is shared and noisy: compare the ratios of one run,
-not absolute times across runs. The script prints a Markdown report and writes the same
-data as JSON (default ``benchmarks/results/scalar_eval.json``, git-ignored).
+not absolute times across runs. Both sides of a ratio are timed interleaved (one repeat
+of each in turn), and medians are reported. The script prints a Markdown report and
+writes the same data as JSON (default ``benchmarks/results/benchmarks.json``, git-ignored).
 
-Further sections (array eval against hand-written NumPy, start-up time, ...) are added
-as a ``run_*`` function that returns a :class:`Section`, appended in :func:`main`.
-
-Exit code: 0 on success; 1 if a mathforge ``eval`` raised (a failure of the naive
-baseline only marks its cells "n/a").
+Exit code: 0 on success, even if budgets are missed or a hand-written reference disagrees
+(both are reported); 1 if mathforge itself raised (an ``eval``, a ``get``, a gradient, or
+the start-up process failed). A failure of a baseline or reference only marks its cells
+"n/a".
 """
 
 import argparse
 import datetime as _dt
 import json
 import math
+import os
 import platform
 import statistics
+import subprocess
 import sys
 import timeit
 from collections.abc import Callable, Sequence
@@ -36,21 +55,49 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 if str(REPO_ROOT) not in sys.path:  # benchmark the checkout, not some installed copy
     sys.path.insert(0, str(REPO_ROOT))
+if str(BENCH_DIR) not in sys.path:  # the hand-written references next to this script
+    sys.path.insert(0, str(BENCH_DIR))
 
 import numpy as np  # noqa: E402
 import sympy  # noqa: E402
 
+import handwritten  # noqa: E402
 import mathforge  # noqa: E402
 from mathforge import MathForge, symbol  # noqa: E402
 
 #: Where the JSON goes unless ``--json`` says otherwise.
-DEFAULT_JSON = BENCH_DIR / "results" / "scalar_eval.json"
+DEFAULT_JSON = BENCH_DIR / "results" / "benchmarks.json"
 
 #: The point every variable is evaluated at.
 X_VALUE = 0.7
 
 #: DESIGN.md section 7: scalar ``eval`` of a fetched expression, per call.
 SCALAR_BUDGET_US = 5.0
+#: DESIGN.md section 7: ``eval`` on 1e6 float64, as a multiple of the best hand-written NumPy.
+ARRAY_BUDGET = 1.3
+#: DESIGN.md section 7: derivative ``eval`` on 1e6 float64, likewise.
+DERIVATIVE_BUDGET = 1.5
+#: The vector entries are held to the array budget (they are evaluated on 1e6 float64 too).
+VECTOR_BUDGET = ARRAY_BUDGET
+#: DESIGN.md section 7: the start-up process, as a multiple of ``import sympy, numpy, yaml``.
+STARTUP_BUDGET = 1.15
+#: DESIGN.md section 7: first ``get`` of an entry.
+FIRST_GET_BUDGET_MS = 5.0
+
+#: Elements of the array benchmarks, and their input.
+ARRAY_SIZE = 10**6
+ARRAY_RANGE = (-8.0, 8.0)
+#: Shape of the vector benchmark's input (standard normal logits times 3, seed 0).
+VECTOR_SHAPE = (1000, 1000)
+VECTOR_SCALE = 3.0
+VECTOR_SEED = 0
+#: Relative tolerance for mathforge against the hand-written reference (float64, float32).
+AGREE_RTOL = 1e-12
+AGREE_RTOL_F32 = 1e-5
+
+#: The two processes of the start-up section.
+STARTUP_COMMAND = "import mathforge; mathforge.MathForge().get('relu').eval(x=5)"
+STARTUP_BASELINE = "import sympy, numpy, yaml"
 
 NOISE_NOTE = ("The machine is shared and noisy: the ratios within this run matter more than "
               "the absolute times.")
@@ -61,24 +108,35 @@ class Config:
     """How hard to measure.
 
     Attributes:
-        repeats: timeit repeats for mathforge's ``eval`` (the median is reported).
+        repeats: timeit repeats for mathforge's scalar ``eval`` (the median is reported).
         target_s: Seconds each of those repeats should take; the call count follows.
         naive_repeats: Single calls timed for the slow naive baseline (median reported).
+        array_repeats: Interleaved repeats of each side of the array, derivative and vector
+            benchmarks (the median is reported).
+        array_target_s: Seconds each of those repeats should take (``None``: one call each).
+        startup_runs: Interleaved runs of each start-up process (after one untimed run each).
+        first_get_processes: Fresh processes of the first-get section (median per entry).
     """
 
     repeats: int
     target_s: float
     naive_repeats: int
+    array_repeats: int = 7
+    array_target_s: float | None = 0.05
+    startup_runs: int = 5
+    first_get_processes: int = 3
 
     @classmethod
     def full(cls) -> "Config":
-        """7 repeats of ~0.05 s each; 9 naive single calls."""
-        return cls(repeats=7, target_s=0.05, naive_repeats=9)
+        """7 × ~0.05 s repeats; 9 naive calls; 7 × ~0.05 s per array side; 5 + 5 start-ups; 3 processes."""
+        return cls(repeats=7, target_s=0.05, naive_repeats=9, array_repeats=7, array_target_s=0.05,
+                   startup_runs=5, first_get_processes=3)
 
     @classmethod
     def quick(cls) -> "Config":
-        """3 repeats of ~0.01 s each; 3 naive single calls (the smoke test)."""
-        return cls(repeats=3, target_s=0.01, naive_repeats=3)
+        """The smoke test: 3 repeats of everything, one call per array repeat, one process."""
+        return cls(repeats=3, target_s=0.01, naive_repeats=3, array_repeats=3, array_target_s=None,
+                   startup_runs=3, first_get_processes=1)
 
 
 @dataclass
@@ -112,6 +170,103 @@ class ScalarRow:
     mathforge_value: float | None = None
     naive_value: float | None = None
     values_agree: bool | None = None
+    error: str | None = None
+
+
+@dataclass
+class Agreement:
+    """How two arrays compare, elementwise, by ``|a - b| / max(|a|, |b|)`` (0 where ``a == b``).
+
+    Attributes:
+        rtol: The tolerance.
+        agree: No element is further apart than ``rtol`` (a NaN on one side only counts as apart).
+        max_rel_diff: The largest relative difference.
+        count: How many elements are further apart than ``rtol``.
+        worst_index: Flat index of the largest difference.
+        worst_x: The input there (``None`` for the vector section).
+        worst_mathforge: mathforge's value there.
+        worst_handwritten: The hand-written value there.
+        exact: Where they disagree, the exact value at ``worst_x`` (SymPy, 40 digits).
+        mathforge_rel_error: mathforge's relative error there, against ``exact``.
+        handwritten_rel_error: The hand-written relative error there.
+        dtype_ok: Both results have the input's dtype.
+    """
+
+    rtol: float
+    agree: bool
+    max_rel_diff: float
+    count: int
+    worst_index: int
+    worst_x: float | None = None
+    worst_mathforge: float | None = None
+    worst_handwritten: float | None = None
+    exact: float | None = None
+    mathforge_rel_error: float | None = None
+    handwritten_rel_error: float | None = None
+    dtype_ok: bool = True
+
+
+@dataclass
+class ArrayRow:
+    """One entry of the array, derivative or vector section (times in milliseconds).
+
+    ``ratio`` is mathforge / hand-written; the ``f32_*`` fields are ``None`` outside the
+    array section. ``error`` says what failed (``mathforge: ...`` or ``handwritten: ...``).
+    """
+
+    entry: str
+    mathforge_ms: float | None = None
+    handwritten_ms: float | None = None
+    ratio: float | None = None
+    within_budget: bool | None = None
+    agreement: Agreement | None = None
+    f32_mathforge_ms: float | None = None
+    f32_handwritten_ms: float | None = None
+    f32_ratio: float | None = None
+    f32_agreement: Agreement | None = None
+    mathforge_calls: int = 0
+    handwritten_calls: int = 0
+    mathforge_repeats_ms: list[float] = field(default_factory=list)
+    handwritten_repeats_ms: list[float] = field(default_factory=list)
+    f32_mathforge_repeats_ms: list[float] = field(default_factory=list)
+    f32_handwritten_repeats_ms: list[float] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def mathforge_failed(self) -> bool:
+        return bool(self.error and self.error.startswith("mathforge"))
+
+
+@dataclass
+class StartupResult:
+    """The start-up section: wall times in seconds, peak RSS in MiB (``None`` if unknown)."""
+
+    command: str
+    baseline: str
+    mathforge_s: float | None = None
+    baseline_s: float | None = None
+    ratio: float | None = None
+    within_budget: bool | None = None
+    mathforge_runs_s: list[float] = field(default_factory=list)
+    baseline_runs_s: list[float] = field(default_factory=list)
+    mathforge_rss_mib: float | None = None
+    baseline_rss_mib: float | None = None
+    rss_method: str = ""
+    error: str | None = None
+
+
+@dataclass
+class FirstGetRow:
+    """One entry of the first-get section: medians over processes, in milliseconds."""
+
+    entry: str
+    first_get_ms: float | None = None
+    within_budget: bool | None = None
+    kernel_ms: float | None = None
+    gradient_ms: float | None = None
+    gradient_kernel_ms: float | None = None
+    total_ms: float | None = None
+    first_get_all_ms: list[float] = field(default_factory=list)
     error: str | None = None
 
 
@@ -209,13 +364,15 @@ def measure_naive(expr: mathforge.Expression, config: Config, x: float = X_VALUE
 
 
 def run_scalar_eval(forge: MathForge, config: Config, *, log: Callable[[str], None] | None = None) -> list[ScalarRow]:
-    """Measure mathforge's scalar ``eval`` and the naive baseline for every entry."""
+    """Measure mathforge's scalar ``eval`` and the naive baseline for every elementwise entry."""
     rows = []
     for name in forge.list_all():
         if log:
             log(f"scalar eval: {name}")
         try:
             expr = forge.get(name)
+            if getattr(expr, "kind", "elementwise") == "vector":
+                continue  # no scalar eval (a vector needs an axis): measured in the vector section
             fast, fast_value = measure_scalar(expr, config)
         except Exception as exc:  # noqa: BLE001 - reported in the row and through the exit code
             rows.append(ScalarRow(name, None, None, None, None, error=f"mathforge: {type(exc).__name__}: {exc}"))
@@ -260,6 +417,7 @@ def scalar_section(rows: list[ScalarRow], config: Config) -> Section:
     notes += [f"**{r.entry}**: mathforge {r.mathforge_value!r} but naive {r.naive_value!r}"
               for r in rows if r.values_agree is False]
     notes += [f"**{r.entry}** failed: {r.error}" for r in rows if r.error]
+    notes.append("Vector-valued entries (softmax, ...) have no scalar `eval`; they are in the vector section.")
     return Section(
         key="scalar_eval",
         title="Scalar `eval` per call",
@@ -270,6 +428,664 @@ def scalar_section(rows: list[ScalarRow], config: Config) -> Section:
         data={"budget_us": SCALAR_BUDGET_US, "x": X_VALUE, "config": asdict(config),
               "rows": [asdict(r) for r in rows]},
     )
+
+
+
+# --- array eval: shared helpers -----------------------------------------------------------
+
+
+def time_pair(first: Callable[[], Any], second: Callable[[], Any], *, repeats: int,
+              target_s: float | None) -> tuple[Timing, Timing]:
+    """Median per-call times of two callables, timed interleaved.
+
+    Each side's call count is calibrated to ``target_s`` (one call if ``None``); then
+    ``repeats`` times, one ``timeit.Timer.repeat(repeat=1)`` loop of each side in turn, so
+    that drift of a shared machine hits both sides alike.
+    """
+    timers = [timeit.Timer(first), timeit.Timer(second)]
+    numbers = [_calibrate(t, target_s) if target_s else 1 for t in timers]
+    per_call: list[list[float]] = [[], []]
+    for _ in range(repeats):
+        for side, (timer, number) in enumerate(zip(timers, numbers)):
+            per_call[side].append(timer.repeat(repeat=1, number=number)[0] / number * 1e6)
+    first_t, second_t = (Timing(statistics.median(p), n, repeats, p) for p, n in zip(per_call, numbers))
+    return first_t, second_t
+
+
+def compare_arrays(mathforge_out: Any, handwritten_out: Any, rtol: float, x: np.ndarray | None = None) -> Agreement:
+    """Elementwise relative agreement of mathforge's result with the hand-written one."""
+    a = np.asarray(mathforge_out)
+    b = np.asarray(handwritten_out)
+    dtype_ok = x is None or (a.dtype == x.dtype and b.dtype == x.dtype)
+    a64, b64 = np.broadcast_arrays(a.astype(np.float64), b.astype(np.float64))
+    with np.errstate(all="ignore"):
+        diff = np.abs(a64 - b64)
+        scale = np.maximum(np.abs(a64), np.abs(b64))
+        rel = np.where(a64 == b64, 0.0, diff / np.where(scale == 0, 1.0, scale))
+    rel = np.where(np.isnan(a64) & np.isnan(b64), 0.0, rel)
+    rel = np.where(np.isnan(rel), np.inf, rel)  # NaN on one side only, or inf against a number
+    worst = int(np.argmax(rel)) if rel.size else 0
+    return Agreement(
+        rtol=rtol,
+        agree=bool((rel <= rtol).all()),
+        max_rel_diff=float(rel.flat[worst]) if rel.size else 0.0,
+        count=int((rel > rtol).sum()),
+        worst_index=worst,
+        worst_x=None if x is None else float(x.flat[worst]),
+        worst_mathforge=float(a64.flat[worst]) if rel.size else None,
+        worst_handwritten=float(b64.flat[worst]) if rel.size else None,
+        dtype_ok=dtype_ok,
+    )
+
+
+def exact_value(expr: mathforge.Expression, x: float) -> float | None:
+    """``expr`` at the float ``x`` (and its parameters' float values), by SymPy at 40 digits.
+
+    Used only where mathforge and the hand-written reference disagree, to tell which side
+    is off. ``None`` if SymPy gives no real number.
+    """
+    subs = {symbol(name): sympy.Float(value, 40) for name, value in expr.params.items()}
+    subs[symbol(expr.variables[0])] = sympy.Float(x, 40)  # a Python float converts exactly
+    try:
+        value = expr.symbolic_expr.xreplace(subs).evalf(40)
+        return float(value) if value.is_number and value.is_real else None
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def _explain_disagreement(agreement: Agreement, expr: mathforge.Expression) -> None:
+    """Fill in the exact value and both relative errors at the worst point."""
+    if agreement.agree or agreement.worst_x is None:
+        return
+    exact = exact_value(expr, agreement.worst_x)
+    agreement.exact = exact
+    if exact is not None and exact != 0:
+        for side in ("mathforge", "handwritten"):
+            value = getattr(agreement, f"worst_{side}")
+            setattr(agreement, f"{side}_rel_error", abs(value - exact) / abs(exact))
+
+
+def array_input(dtype: type = np.float64) -> np.ndarray:
+    """``np.linspace(-8, 8, 10**6)`` in ``dtype``."""
+    return np.linspace(*ARRAY_RANGE, ARRAY_SIZE).astype(dtype)
+
+
+def vector_input() -> np.ndarray:
+    """Standard normal logits times 3, shape (1000, 1000), seed 0, float64."""
+    return np.random.default_rng(VECTOR_SEED).normal(scale=VECTOR_SCALE, size=VECTOR_SHAPE)
+
+
+def measure_array(mathforge_call: Callable[[], Any], handwritten_call: Callable[[], Any] | None,
+                  config: Config, rtol: float, x: np.ndarray | None,
+                  exact_expr: mathforge.Expression | None) -> tuple[Timing | None, Timing | None, Agreement | None, str | None]:
+    """Warm both sides, compare their results, then time them interleaved.
+
+    Returns:
+        mathforge's timing, the hand-written timing, their agreement, and an error text
+        (``mathforge: ...`` or ``handwritten: ...``); what could not be measured is ``None``.
+    """
+    try:
+        ours = mathforge_call()  # the first call compiles the kernel
+    except Exception as exc:  # noqa: BLE001 - reported in the row and through the exit code
+        return None, None, None, f"mathforge: {type(exc).__name__}: {exc}"
+    theirs, error = None, None
+    if handwritten_call is None:
+        error = "handwritten: no reference in benchmarks/handwritten.py"
+    else:
+        try:
+            theirs = handwritten_call()
+        except Exception as exc:  # noqa: BLE001 - a reference problem, not a mathforge failure
+            error = f"handwritten: {type(exc).__name__}: {exc}"
+    if theirs is None:
+        fast = time_callable(mathforge_call, None, repeats=config.array_repeats,
+                             target_s=config.array_target_s, number=None if config.array_target_s else 1)
+        return fast, None, None, error
+    agreement = compare_arrays(ours, theirs, rtol, x)
+    if exact_expr is not None:
+        _explain_disagreement(agreement, exact_expr)
+    fast, slow = time_pair(mathforge_call, handwritten_call, repeats=config.array_repeats,
+                           target_s=config.array_target_s)
+    return fast, slow, agreement, None
+
+
+def _fill(row: ArrayRow, fast: Timing | None, slow: Timing | None, budget: float) -> None:
+    if fast is not None:
+        row.mathforge_ms = fast.per_call_us / 1e3
+        row.mathforge_calls = fast.number * fast.repeats
+        row.mathforge_repeats_ms = [t / 1e3 for t in fast.all_us]
+    if fast is not None and slow is not None:
+        row.handwritten_ms = slow.per_call_us / 1e3
+        row.handwritten_calls = slow.number * slow.repeats
+        row.handwritten_repeats_ms = [t / 1e3 for t in slow.all_us]
+        row.ratio = fast.per_call_us / slow.per_call_us
+        row.within_budget = row.ratio <= budget
+
+
+def _elementwise_activations(forge: MathForge) -> tuple[list[str], list[str]]:
+    """The elementwise and the vector-valued activations of ``forge``."""
+    elementwise, vector = [], []
+    for name in forge.list_all(category="activation"):
+        (vector if getattr(forge.get(name), "kind", "elementwise") == "vector" else elementwise).append(name)
+    return elementwise, vector
+
+
+# --- array eval ---------------------------------------------------------------------------
+
+
+def run_array_eval(forge: MathForge, config: Config, *, log: Callable[[str], None] | None = None) -> list[ArrayRow]:
+    """``e.eval(x=x)`` on 1e6 float64 and float32 against the hand-written NumPy, per entry."""
+    x64, x32 = array_input(np.float64), array_input(np.float32)
+    references = handwritten.elementwise(forge)
+    rows = []
+    for name in _elementwise_activations(forge)[0]:
+        if log:
+            log(f"array eval: {name}")
+        row = ArrayRow(name)
+        try:
+            expr = forge.get(name)
+        except Exception as exc:  # noqa: BLE001
+            row.error = f"mathforge: {type(exc).__name__}: {exc}"
+            rows.append(row)
+            continue
+        reference = references.get(name)
+        fast, slow, row.agreement, row.error = measure_array(
+            lambda: expr.eval(x=x64), reference and (lambda: reference(x64)), config, AGREE_RTOL, x64, expr)
+        _fill(row, fast, slow, ARRAY_BUDGET)
+        if row.mathforge_failed:
+            rows.append(row)
+            continue
+        fast, slow, row.f32_agreement, error = measure_array(
+            lambda: expr.eval(x=x32), reference and (lambda: reference(x32)), config, AGREE_RTOL_F32, x32, None)
+        if fast is not None:
+            row.f32_mathforge_ms = fast.per_call_us / 1e3
+            row.f32_mathforge_repeats_ms = [t / 1e3 for t in fast.all_us]
+        if fast is not None and slow is not None:
+            row.f32_handwritten_ms = slow.per_call_us / 1e3
+            row.f32_handwritten_repeats_ms = [t / 1e3 for t in slow.all_us]
+            row.f32_ratio = fast.per_call_us / slow.per_call_us
+        if error and (error.startswith("mathforge") or not row.error):
+            row.error = f"{error} (float32)"
+        rows.append(row)
+    return rows
+
+
+def _fmt_ms(value: float | None) -> str:
+    """Milliseconds with two decimals, or four below 0.1 ms (the identity's few microseconds)."""
+    return "n/a" if value is None else f"{value:,.{4 if value < 0.1 else 2}f}"
+
+
+def _fmt_ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def _budget_cell(within: bool | None) -> str:
+    return "n/a" if within is None else ("yes" if within else "**no**")
+
+
+def _agree_cell(agreement: Agreement | None) -> str:
+    if agreement is None:
+        return "n/a"
+    if agreement.agree and agreement.dtype_ok:
+        return "yes"
+    if not agreement.dtype_ok:
+        return "**dtype**"
+    return f"**no** ({agreement.count:,} pts, max {agreement.max_rel_diff:.1e})"
+
+
+def _disagreement_notes(rows: Sequence[ArrayRow], label: str = "") -> list[str]:
+    notes = []
+    for r in rows:
+        a = r.agreement
+        if a is None or (a.agree and a.dtype_ok):
+            continue
+        text = (f"**{r.entry}**{label}: {a.count:,} of {ARRAY_SIZE:,} elements differ by more than {a.rtol:g} "
+                f"relative; worst {a.max_rel_diff:.2e}")
+        if a.worst_x is not None:
+            text += f" at x = {a.worst_x!r}: mathforge {a.worst_mathforge!r}, hand-written {a.worst_handwritten!r}"
+        if a.exact is not None:
+            errors = [f"{side} {err:.1e}" for side, err in (("mathforge", a.mathforge_rel_error),
+                                                           ("hand-written", a.handwritten_rel_error)) if err is not None]
+            text += f"; exact (SymPy, 40 digits) {a.exact!r}, relative error {', '.join(errors)}"
+        if not a.dtype_ok:
+            text += "; an output does not have the input's dtype"
+        notes.append(text)
+    return notes
+
+
+def array_section(rows: list[ArrayRow], config: Config) -> Section:
+    """The report section of :func:`run_array_eval`."""
+    cells = []
+    for r in rows:
+        f32_agree = r.f32_agreement
+        f32_cell = "n/a" if f32_agree is None else ("yes" if f32_agree.agree and f32_agree.dtype_ok else
+                                                     ("**dtype**" if not f32_agree.dtype_ok else
+                                                      f"max {f32_agree.max_rel_diff:.0e}"))
+        cells.append([r.entry, _fmt_ms(r.mathforge_ms), _fmt_ms(r.handwritten_ms), _fmt_ratio(r.ratio),
+                      _budget_cell(r.within_budget), _agree_cell(r.agreement),
+                      _fmt_ms(r.f32_mathforge_ms), _fmt_ms(r.f32_handwritten_ms), _fmt_ratio(r.f32_ratio), f32_cell])
+    timing = (f"median of {config.array_repeats} interleaved repeats of ~{config.array_target_s:g} s of calls per side"
+              if config.array_target_s else f"median of {config.array_repeats} interleaved single calls per side")
+    notes = [f"Budget (DESIGN.md §7): mathforge ≤ {ARRAY_BUDGET:g}× the best hand-written NumPy, on "
+             f"{ARRAY_SIZE:,} float64 (`x = np.linspace({ARRAY_RANGE[0]:g}, {ARRAY_RANGE[1]:g}, {ARRAY_SIZE:,})`); "
+             "the float32 columns (`x.astype(np.float32)`) are for information.",
+             f"mathforge: `forge.get(name).eval(x=x)`, one call first (compiles the kernel); hand-written: "
+             f"`benchmarks/handwritten.py` with the catalog's default parameters; {timing}.",
+             f"agrees: every element within {AGREE_RTOL:g} relative (`|a-b|/max(|a|,|b|)`); float32 agrees: within "
+             f"{AGREE_RTOL_F32:g}, else the largest relative difference. Where float64 disagrees, the worst point is "
+             "evaluated exactly (SymPy, 40 digits) to show which side is off."]
+    measured = [r for r in rows if r.ratio is not None]
+    if measured:
+        notes.append(f"Median ratio {statistics.median(r.ratio for r in measured):.2f}×; "
+                     f"{sum(bool(r.within_budget) for r in rows)}/{len(rows)} entries within budget.")
+    notes += _disagreement_notes(rows)
+    notes += [f"**{r.entry}** float32: {r.f32_agreement.count:,} elements beyond {AGREE_RTOL_F32:g}, worst "
+              f"{r.f32_agreement.max_rel_diff:.1e} at x = {r.f32_agreement.worst_x!r} (mathforge "
+              f"{r.f32_agreement.worst_mathforge!r}, hand-written {r.f32_agreement.worst_handwritten!r})"
+              for r in rows if r.f32_agreement is not None and not r.f32_agreement.agree]
+    notes += [f"**{r.entry}** failed: {r.error}" for r in rows if r.error]
+    notes += [f"{name}: {text}" for name, text in handwritten.NOTES.items() if any(r.entry == name for r in rows)]
+    return Section(
+        key="array_eval",
+        title="Array `eval` on 1e6 elements vs hand-written NumPy",
+        headers=["entry", "mathforge f64 (ms)", "hand-written f64 (ms)", "ratio f64 (×)",
+                 f"within {ARRAY_BUDGET:g}× budget?", f"agrees (≤ {AGREE_RTOL:g} rel)?",
+                 "mathforge f32 (ms)", "hand-written f32 (ms)", "ratio f32 (×)", "f32 agrees?"],
+        cells=cells,
+        notes=notes,
+        data={"budget_ratio": ARRAY_BUDGET, "size": ARRAY_SIZE, "range": list(ARRAY_RANGE), "rtol": AGREE_RTOL,
+              "rtol_float32": AGREE_RTOL_F32, "config": asdict(config), "rows": [asdict(r) for r in rows]},
+    )
+
+
+# --- derivative eval ----------------------------------------------------------------------
+
+
+def run_derivative_eval(forge: MathForge, config: Config, *,
+                        log: Callable[[str], None] | None = None) -> list[ArrayRow]:
+    """``e.gradient().eval(x=x)`` on 1e6 float64 against the hand-written derivative, per entry."""
+    x64 = array_input(np.float64)
+    references = handwritten.derivatives(forge)
+    rows = []
+    for name in _elementwise_activations(forge)[0]:
+        if log:
+            log(f"derivative eval: {name}")
+        row = ArrayRow(name)
+        try:
+            grad = forge.get(name).gradient()
+        except Exception as exc:  # noqa: BLE001
+            row.error = f"mathforge: {type(exc).__name__}: {exc}"
+            rows.append(row)
+            continue
+        reference = references.get(name)
+        fast, slow, row.agreement, row.error = measure_array(
+            lambda: grad.eval(x=x64), reference and (lambda: reference(x64)), config, AGREE_RTOL, x64, grad)
+        _fill(row, fast, slow, DERIVATIVE_BUDGET)
+        rows.append(row)
+    return rows
+
+
+def derivative_section(rows: list[ArrayRow], config: Config) -> Section:
+    """The report section of :func:`run_derivative_eval`."""
+    cells = [[r.entry, _fmt_ms(r.mathforge_ms), _fmt_ms(r.handwritten_ms), _fmt_ratio(r.ratio),
+              _budget_cell(r.within_budget), _agree_cell(r.agreement)] for r in rows]
+    notes = [f"Budget (DESIGN.md §7): ≤ {DERIVATIVE_BUDGET:g}× the hand-written NumPy derivative, on the same "
+             f"{ARRAY_SIZE:,} float64.",
+             "mathforge: `forge.get(name).gradient().eval(x=x)` (gradient built and kernel compiled before timing); "
+             "hand-written: `handwritten.DERIVATIVES`, stable forms (e.g. tanh' as `4e/(1+e)**2` with "
+             "`e = exp(-2|x|)`, not `1 - tanh(x)**2`, which loses 6 digits at x = 8)."]
+    measured = [r for r in rows if r.ratio is not None]
+    if measured:
+        notes.append(f"Median ratio {statistics.median(r.ratio for r in measured):.2f}×; "
+                     f"{sum(bool(r.within_budget) for r in rows)}/{len(rows)} entries within budget.")
+    notes += _disagreement_notes(rows, "'")
+    notes += [f"**{r.entry}'** failed: {r.error}" for r in rows if r.error]
+    return Section(
+        key="derivative_eval",
+        title="Derivative `eval` on 1e6 float64 vs hand-written NumPy",
+        headers=["entry", "mathforge f' (ms)", "hand-written f' (ms)", "ratio (×)",
+                 f"within {DERIVATIVE_BUDGET:g}× budget?", f"agrees (≤ {AGREE_RTOL:g} rel)?"],
+        cells=cells,
+        notes=notes,
+        data={"budget_ratio": DERIVATIVE_BUDGET, "size": ARRAY_SIZE, "range": list(ARRAY_RANGE), "rtol": AGREE_RTOL,
+              "config": asdict(config), "rows": [asdict(r) for r in rows]},
+    )
+
+
+# --- vector eval --------------------------------------------------------------------------
+
+
+def run_vector_eval(forge: MathForge, config: Config, *, log: Callable[[str], None] | None = None) -> list[ArrayRow]:
+    """Vector-valued entries on a (1000, 1000) float64 array along axis -1."""
+    x = vector_input()
+    rows = []
+    for name in _elementwise_activations(forge)[1]:
+        if log:
+            log(f"vector eval: {name}")
+        row = ArrayRow(name)
+        try:
+            expr = forge.get(name)
+        except Exception as exc:  # noqa: BLE001
+            row.error = f"mathforge: {type(exc).__name__}: {exc}"
+            rows.append(row)
+            continue
+        reference = handwritten.VECTORS.get(name)
+        fast, slow, row.agreement, row.error = measure_array(
+            lambda: expr.eval(x, axis=-1), reference and (lambda: reference(x, -1)), config, AGREE_RTOL, None, None)
+        _fill(row, fast, slow, VECTOR_BUDGET)
+        rows.append(row)
+    return rows
+
+
+def vector_section(rows: list[ArrayRow], config: Config) -> Section:
+    """The report section of :func:`run_vector_eval`."""
+    cells = [[r.entry, _fmt_ms(r.mathforge_ms), _fmt_ms(r.handwritten_ms), _fmt_ratio(r.ratio),
+              _budget_cell(r.within_budget), _agree_cell(r.agreement)] for r in rows]
+    notes = [f"Input: {VECTOR_SHAPE[0]}×{VECTOR_SHAPE[1]} float64, standard normal × {VECTOR_SCALE:g} (seed "
+             f"{VECTOR_SEED}), along axis -1. Held to the array budget (≤ {VECTOR_BUDGET:g}×): DESIGN.md §7 sets "
+             "none of its own for vector entries.",
+             "mathforge: `forge.get(name).eval(x, axis=-1)` (max-shifted; also handles ±inf and NaN rows); "
+             "hand-written: `handwritten.VECTORS`, max-shifted NumPy with in-place temporaries (softmin shifts by "
+             "the row minimum; glu is `a*sigmoid(b)` over the two halves)."]
+    notes += [f"**{r.entry}**: {r.agreement.count:,} elements differ by more than {AGREE_RTOL:g} relative, worst "
+              f"{r.agreement.max_rel_diff:.2e} (mathforge {r.agreement.worst_mathforge!r}, hand-written "
+              f"{r.agreement.worst_handwritten!r})" for r in rows if r.agreement is not None and not r.agreement.agree]
+    notes += [f"**{r.entry}** failed: {r.error}" for r in rows if r.error]
+    return Section(
+        key="vector_eval",
+        title="Vector entries on a 1000×1000 float64 array (axis -1)",
+        headers=["entry", "mathforge (ms)", "hand-written (ms)", "ratio (×)", f"within {VECTOR_BUDGET:g}× budget?",
+                 f"agrees (≤ {AGREE_RTOL:g} rel)?"],
+        cells=cells,
+        notes=notes,
+        data={"budget_ratio": VECTOR_BUDGET, "shape": list(VECTOR_SHAPE), "scale": VECTOR_SCALE,
+              "seed": VECTOR_SEED, "rtol": AGREE_RTOL, "config": asdict(config), "rows": [asdict(r) for r in rows]},
+    )
+
+
+# --- start-up -----------------------------------------------------------------------------
+
+
+def _child_env() -> dict[str, str]:
+    """The environment of child processes: the checkout first on ``sys.path``."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
+#: Runs ``python -c sys.argv[1]`` and prints its wall time, peak RSS and exit code as JSON.
+#: A small launcher process, because Linux keeps a process's peak RSS across ``exec``: a child
+#: forked straight from this (large) benchmark process would report at least our own peak.
+LAUNCHER_SCRIPT = r'''
+import json, os, subprocess, sys, time
+start = time.perf_counter()
+proc = subprocess.Popen([sys.executable, "-c", sys.argv[1]], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+wall = time.perf_counter() - start
+proc.returncode = os.waitstatus_to_exitcode(status)
+print(json.dumps({"wall": wall, "maxrss": usage.ru_maxrss, "exit": proc.returncode}))
+'''
+
+
+def _maxrss_mib(maxrss: float) -> float:
+    """``ru_maxrss`` in MiB (Linux reports KiB, macOS bytes)."""
+    scale = 1 if sys.platform == "darwin" else 1024
+    return maxrss * scale / 2**20
+
+
+def run_process(code: str) -> tuple[float, float | None, int, str]:
+    """Run ``python -c code`` once; its wall time and peak RSS.
+
+    POSIX: through :data:`LAUNCHER_SCRIPT`, which times ``Popen`` + ``os.wait4`` of the
+    process with ``time.perf_counter`` and reads *that* process's ``ru_maxrss`` from
+    ``os.wait4``. Elsewhere: ``time.perf_counter`` around ``subprocess.run``, RSS unknown.
+
+    Returns:
+        Wall seconds, peak RSS in MiB (or ``None``), exit code, and the end of stderr.
+    """
+    import time
+
+    if hasattr(os, "wait4"):
+        proc = subprocess.run([sys.executable, "-c", LAUNCHER_SCRIPT, code], capture_output=True, text=True,
+                              cwd=REPO_ROOT, env=_child_env(), check=False)
+        try:
+            report = json.loads(proc.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return math.nan, None, proc.returncode or 1, proc.stderr[-500:]
+        return report["wall"], _maxrss_mib(report["maxrss"]), report["exit"], proc.stderr[-500:]
+    start = time.perf_counter()  # pragma: no cover - not POSIX
+    proc = subprocess.run([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True, cwd=REPO_ROOT, env=_child_env(), check=False)
+    return time.perf_counter() - start, None, proc.returncode, proc.stderr[-500:]
+
+
+def run_startup(config: Config, *, log: Callable[[str], None] | None = None) -> StartupResult:
+    """Median wall time of the start-up process against the baseline imports (interleaved runs)."""
+    result = StartupResult(STARTUP_COMMAND, STARTUP_BASELINE,
+                           rss_method=("`os.wait4` in a small launcher process (Linux keeps the peak RSS across `exec`, so a "
+                                       "child forked from this big process would report at least its peak)")
+                           if hasattr(os, "wait4") else "unavailable")
+    mf_rss, base_rss = [], []
+    for run in range(config.startup_runs + 1):  # run 0 is untimed: warms the file cache and .pyc files
+        if log:
+            log(f"start-up: run {run}/{config.startup_runs}")
+        for code, times, rsss in ((STARTUP_COMMAND, result.mathforge_runs_s, mf_rss),
+                                  (STARTUP_BASELINE, result.baseline_runs_s, base_rss)):
+            wall, rss, exit_code, tail = run_process(code)
+            if exit_code != 0:
+                side = "mathforge" if code == STARTUP_COMMAND else "baseline"
+                result.error = f"{side}: `python -c \"{code}\"` exited with {exit_code}: {tail.strip()}"
+                if side == "mathforge":
+                    return result
+                continue
+            if run:
+                times.append(wall)
+                if rss is not None:
+                    rsss.append(rss)
+    if result.mathforge_runs_s:
+        result.mathforge_s = statistics.median(result.mathforge_runs_s)
+    if result.baseline_runs_s:
+        result.baseline_s = statistics.median(result.baseline_runs_s)
+    if result.mathforge_s and result.baseline_s:
+        result.ratio = result.mathforge_s / result.baseline_s
+        result.within_budget = result.ratio <= STARTUP_BUDGET
+    result.mathforge_rss_mib = max(mf_rss) if mf_rss else None
+    result.baseline_rss_mib = max(base_rss) if base_rss else None
+    return result
+
+
+def startup_section(result: StartupResult, config: Config) -> Section:
+    """The report section of :func:`run_startup`."""
+    rss_ratio = (result.mathforge_rss_mib / result.baseline_rss_mib
+                 if result.mathforge_rss_mib and result.baseline_rss_mib else None)
+    cells = [[f"`{result.command}`", _fmt(result.mathforge_s and result.mathforge_s * 1e3, 0),
+              _fmt(result.mathforge_rss_mib, 1), _fmt_ratio(result.ratio), _budget_cell(result.within_budget)],
+             [f"`{result.baseline}` (baseline)", _fmt(result.baseline_s and result.baseline_s * 1e3, 0),
+              _fmt(result.baseline_rss_mib, 1), "1.00", ""]]
+    notes = [f"Budget (DESIGN.md §7): the mathforge process ≤ {STARTUP_BUDGET:g}× the baseline process.",
+             f"`{Path(sys.executable).name} -c \"...\"` with the checkout on `PYTHONPATH`; wall time by "
+             "`time.perf_counter()` around starting the process and waiting for it (`Popen` + `os.wait4`, "
+             "what `subprocess.run` does); median of "
+             f"{config.startup_runs} runs of each, interleaved, after one untimed run of each.",
+             f"Peak RSS: the largest `ru_maxrss` of the timed runs, read per child with {result.rss_method}"
+             + (f"; mathforge / baseline = {rss_ratio:.2f}× (no budget)." if rss_ratio else ".")]
+    if result.error:
+        notes.append(f"**failed**: {result.error}")
+    return Section(
+        key="startup",
+        title="Start-up process",
+        headers=["process", "wall time (ms)", "peak RSS (MiB)", "ratio (×)", f"within {STARTUP_BUDGET:g}× budget?"],
+        cells=cells,
+        notes=notes,
+        data={"budget_ratio": STARTUP_BUDGET, "runs": config.startup_runs, "rss_ratio": rss_ratio,
+              **asdict(result)},
+    )
+
+
+# --- first get ----------------------------------------------------------------------------
+
+#: Runs in a fresh interpreter: per entry, the first ``get`` in a fresh ``MathForge()`` and the
+#: first builds of its kernel, gradient and gradient kernel; prints JSON.
+FIRST_GET_SCRIPT = r'''
+import json, sys, time
+perf = time.perf_counter
+import numpy as np
+from mathforge import MathForge
+MathForge().create("bench_warmup", "2*x + 1")  # parser and SymPy's one-time set-up, outside the timing
+x = np.linspace(-8, 8, 100)
+entries, errors = {}, {}
+for name in MathForge().list_all():
+    forge = MathForge()
+    row = {}
+    try:
+        t0 = perf(); expr = forge.get(name); t1 = perf()
+        row["first_get"] = t1 - t0
+        vector = getattr(expr, "kind", "elementwise") == "vector"
+        (expr.eval(x) if vector else expr.eval(x=x)); t2 = perf()
+        row["kernel"] = t2 - t1
+        if not vector:
+            grad = expr.gradient(); t3 = perf()
+            grad.eval(x=x); t4 = perf()
+            row["gradient"], row["gradient_kernel"] = t3 - t2, t4 - t3
+    except Exception as exc:
+        errors[name] = f"{type(exc).__name__}: {exc}"
+    entries[name] = row
+print(json.dumps({"entries": entries, "errors": errors}))
+'''
+
+
+def _first_get_process() -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, "-c", FIRST_GET_SCRIPT], capture_output=True, text=True,
+                          cwd=REPO_ROOT, env=_child_env(), check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the first-get process exited with {proc.returncode}: {proc.stderr.strip()[-500:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_first_get(config: Config, *, log: Callable[[str], None] | None = None) -> tuple[list[FirstGetRow], str | None]:
+    """First ``get`` and first builds per entry, medians over fresh processes.
+
+    Returns:
+        The rows, and an error text if a process failed.
+    """
+    runs = []
+    for index in range(config.first_get_processes):
+        if log:
+            log(f"first get: process {index + 1}/{config.first_get_processes}")
+        try:
+            runs.append(_first_get_process())
+        except (RuntimeError, ValueError, IndexError) as exc:
+            return [], f"mathforge: {exc}"
+    rows = []
+    for name in runs[0]["entries"]:
+        row = FirstGetRow(name)
+        error = next((run["errors"][name] for run in runs if name in run["errors"]), None)
+        if error:
+            row.error = f"mathforge: {error}"
+
+        def median_ms(key: str) -> float | None:
+            values = [run["entries"].get(name, {}).get(key) for run in runs]
+            values = [v for v in values if v is not None]
+            return statistics.median(values) * 1e3 if values else None
+
+        row.first_get_ms, row.kernel_ms = median_ms("first_get"), median_ms("kernel")
+        row.first_get_all_ms = [run["entries"][name]["first_get"] * 1e3 for run in runs
+                                if "first_get" in run["entries"].get(name, {})]
+        row.gradient_ms, row.gradient_kernel_ms = median_ms("gradient"), median_ms("gradient_kernel")
+        parts = [v for v in (row.first_get_ms, row.kernel_ms, row.gradient_ms, row.gradient_kernel_ms) if v is not None]
+        row.total_ms = sum(parts) if parts else None
+        if row.first_get_ms is not None:
+            row.within_budget = row.first_get_ms <= FIRST_GET_BUDGET_MS
+        rows.append(row)
+    return rows, None
+
+
+def first_get_section(rows: list[FirstGetRow], error: str | None, config: Config) -> Section:
+    """The report section of :func:`run_first_get`."""
+    cells = [[r.entry, _fmt(r.first_get_ms, 2), _budget_cell(r.within_budget), _fmt(r.kernel_ms, 1),
+              _fmt(r.gradient_ms, 1), _fmt(r.gradient_kernel_ms, 1), _fmt(r.total_ms, 1)] for r in rows]
+    total = sum(r.total_ms for r in rows if r.total_ms is not None)
+    gets = sum(r.first_get_ms for r in rows if r.first_get_ms is not None)
+    notes = [f"Budget (DESIGN.md §7): the first `get` of an entry ≤ {FIRST_GET_BUDGET_MS:g} ms.",
+             f"In a fresh process (median over {config.first_get_processes}), entries in `list_all()` order, each "
+             "in a fresh `MathForge()`: first `forge.get(name)` (parse + build), then the first `eval` on 100 points "
+             "(compiles the kernel), `gradient()`, and the gradient's first `eval` (compiles its kernel; n/a for "
+             "vector entries, which have a Jacobian, not a gradient). One throwaway formula is parsed first, so "
+             "the first entry does not carry the parser's one-time set-up; SymPy's caches are shared within the "
+             "process, as in any program that fetches several entries.",
+             f"All {len(rows)} entries: {gets:,.0f} ms of first `get`s; {total:,.0f} ms to build every entry, its "
+             "kernel, its gradient and the gradient's kernel."]
+    if error:
+        notes.append(f"**failed**: {error}")
+    notes += [f"**{r.entry}** failed: {r.error}" for r in rows if r.error]
+    return Section(
+        key="first_get",
+        title="First `get` and first builds per entry",
+        headers=["entry", "first get (ms)", f"within {FIRST_GET_BUDGET_MS:g} ms budget?", "kernel (ms)",
+                 "gradient (ms)", "gradient kernel (ms)", "total (ms)"],
+        cells=cells,
+        notes=notes,
+        data={"budget_ms": FIRST_GET_BUDGET_MS, "processes": config.first_get_processes, "total_build_ms": total,
+              "total_first_get_ms": gets, "error": error, "rows": [asdict(r) for r in rows]},
+    )
+
+
+# --- summary ------------------------------------------------------------------------------
+
+
+def _misses(rows: Sequence[Any], value: Callable[[Any], str]) -> list[str]:
+    return [f"{r.entry} ({value(r)})" for r in rows if r.within_budget is False]
+
+
+def summary_section(scalar: Sequence[ScalarRow], array: Sequence[ArrayRow], derivative: Sequence[ArrayRow],
+                    vector: Sequence[ArrayRow], startup: StartupResult | None,
+                    first_get: Sequence[FirstGetRow]) -> Section:
+    """One line per budget: how many entries are within it, and which miss it."""
+    def line(what: str, budget: str, rows: Sequence[Any], value: Callable[[Any], str]) -> list[str]:
+        measured = [r for r in rows if r.within_budget is not None]
+        misses = _misses(rows, value)
+        return [what, budget, f"{len(measured) - len(misses)}/{len(measured)}", ", ".join(misses) or "—"]
+
+    cells = [line("scalar `eval`", f"≤ {SCALAR_BUDGET_US:g} µs", scalar, lambda r: f"{r.mathforge_us:.1f} µs"),
+             line("array `eval`, 1e6 float64", f"≤ {ARRAY_BUDGET:g}× hand-written", array, lambda r: f"{r.ratio:.2f}×"),
+             line("derivative `eval`, 1e6 float64", f"≤ {DERIVATIVE_BUDGET:g}× hand-written", derivative,
+                  lambda r: f"{r.ratio:.2f}×"),
+             line("vector `eval`, 1000×1000 float64", f"≤ {VECTOR_BUDGET:g}× hand-written", vector,
+                  lambda r: f"{r.ratio:.2f}×"),
+             line("start-up process", f"≤ {STARTUP_BUDGET:g}× `import sympy, numpy, yaml`",
+                  [StartupRowView(startup)] if startup else [], lambda r: f"{r.ratio:.2f}×"),
+             line("first `get`", f"≤ {FIRST_GET_BUDGET_MS:g} ms", first_get, lambda r: f"{r.first_get_ms:.1f} ms")]
+    disagree = [f"{r.entry}{mark}" for rows, mark in ((array, ""), (derivative, "'"), (vector, ""))
+                for r in rows if r.agreement is not None and not (r.agreement.agree and r.agreement.dtype_ok)]
+    failures = [f"{r.entry}" for r in (*array, *derivative, *vector) if r.error]
+    notes = [f"Hand-written references that disagree with mathforge beyond {AGREE_RTOL:g} relative (details under "
+             f"each table): {', '.join(disagree) or 'none'}."]
+    if failures:
+        notes.append(f"Not measured (see the notes of each table): {', '.join(failures)}.")
+    return Section(
+        key="summary",
+        title="Summary: entries that miss a budget",
+        headers=["what (DESIGN.md §7)", "budget", "within", "misses"],
+        cells=cells,
+        notes=notes,
+        data={"rows": [dict(zip(["what", "budget", "within", "misses"], row)) for row in cells],
+              "disagreements": disagree, "not_measured": failures},
+    )
+
+
+@dataclass
+class StartupRowView:
+    """The start-up result seen as a summary row."""
+
+    result: StartupResult
+    entry: str = "start-up"
+
+    @property
+    def within_budget(self) -> bool | None:
+        return self.result.within_budget
+
+    @property
+    def ratio(self) -> float | None:
+        return self.result.ratio
 
 
 # --- report -------------------------------------------------------------------------------
@@ -311,18 +1127,30 @@ def render_markdown(env: dict[str, Any], sections: Sequence[Section]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def _json_safe(value: Any) -> Any:
+    """``value`` with non-finite floats as the strings "inf", "-inf", "nan" (strict JSON has none)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 def write_json(path: Path, env: dict[str, Any], sections: Sequence[Section], quick: bool) -> None:
     """Write the environment and every section's data to ``path`` (folders created)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"environment": env, "quick": quick, "note": NOISE_NOTE,
                "sections": {s.key: {"title": s.title, **s.data} for s in sections}}
-    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(_json_safe(payload), indent=2, ensure_ascii=False, allow_nan=False) + "\n",
+                    encoding="utf-8")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    """The command line: ``[--quick] [--json PATH]``."""
+    """The command line: ``[--quick] [--json PATH] [-v]``."""
     parser = argparse.ArgumentParser(description="mathforge benchmarks (DESIGN.md §7), reported as ratios.")
-    parser.add_argument("--quick", action="store_true", help="fewer repeats and calls (a smoke test, < 20 s)")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and calls (a smoke test, ~30 s)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, metavar="PATH",
                         help=f"where to write the JSON results (default: {DEFAULT_JSON.relative_to(REPO_ROOT)})")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -337,15 +1165,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
+    progress = log if args.verbose else None
     forge = MathForge()
     env = environment()
-    scalar_rows = run_scalar_eval(forge, config, log=log if args.verbose else None)
-    sections = [scalar_section(scalar_rows, config)]
+    scalar_rows = run_scalar_eval(forge, config, log=progress)
+    array_rows = run_array_eval(forge, config, log=progress)
+    derivative_rows = run_derivative_eval(forge, config, log=progress)
+    vector_rows = run_vector_eval(forge, config, log=progress)
+    startup = run_startup(config, log=progress)
+    first_get_rows, first_get_error = run_first_get(config, log=progress)
+    sections = [
+        summary_section(scalar_rows, array_rows, derivative_rows, vector_rows, startup, first_get_rows),
+        scalar_section(scalar_rows, config),
+        array_section(array_rows, config),
+        derivative_section(derivative_rows, config),
+        vector_section(vector_rows, config),
+        startup_section(startup, config),
+        first_get_section(first_get_rows, first_get_error, config),
+    ]
 
     sys.stdout.write(render_markdown(env, sections))
     write_json(args.json, env, sections, args.quick)
     log(f"JSON written to {args.json}")
-    return 1 if any(r.mathforge_us is None for r in scalar_rows) else 0
+    failed = (any(r.mathforge_us is None for r in scalar_rows)
+              or any(r.mathforge_failed for r in (*array_rows, *derivative_rows, *vector_rows))
+              or bool(startup.error and startup.error.startswith("mathforge"))
+              or first_get_error is not None or any(r.error for r in first_get_rows))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -366,7 +366,7 @@ def compile_kernel(expr: sympy.Basic, variables: tuple[sympy.Symbol, ...], param
         kernel = core
         if len(variables) == 1:
             kernel = _guard_special_values(expr, key[1][0], key[2], core, tuple(map(float, probe_params)))
-        if len(variables) == 1 and _overflows_benignly(kernel, tuple(map(float, probe_params))):
+        if len(variables) == 1 and _overflows_benignly(core, tuple(map(float, probe_params))):
             kernel = _ignoring_overflow(kernel)
         if kernel is core:
             kernel = functools.partial(core)  # an object of our own, to carry the scalar kernel
@@ -401,32 +401,31 @@ def _probe(core: Kernel, value: float, params: tuple[float, ...]) -> float | Non
 _HUGE = (1e300, -1e300, 1.7e308, -1.7e308)
 
 
-def _overflows_benignly(kernel: Kernel, params: tuple[float, ...]) -> bool:
+def _overflows_benignly(core: Kernel, params: tuple[float, ...]) -> bool:
     """Whether an intermediate overflows to inf at huge inputs without spoiling the result.
 
     ``x*sigmoid(c*(x + 0.044715*x**3))`` overflows in ``x**3`` for ``|x| > 5.6e102``, yet
     ``sigmoid(±inf)`` makes the result exact. Such a kernel runs with overflow ignored;
-    ``invalid`` and ``divide`` are still reported (they mean a NaN or a pole).
+    ``invalid`` and ``divide`` are still reported (they mean a NaN or a pole). Inputs at
+    which the kernel gives NaN are left to the special-value guard, which never passes them
+    to the kernel.
     """
-    with np.errstate(over="raise", invalid="ignore", divide="ignore", under="ignore"):
-        try:
-            kernel(np.array(_HUGE), *params)
-        except FloatingPointError:
-            pass
-        else:
-            return False
-    with np.errstate(over="ignore", invalid="raise", divide="raise", under="ignore"):
-        try:
-            values = np.asarray(kernel(np.array(_HUGE), *params), dtype=float)
-        except FloatingPointError:
-            return False
-    return not np.isnan(values).any()
+    for value in _HUGE:
+        point = np.array([value])
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            result = np.asarray(core(point, *params), dtype=float)
+        if np.isnan(result).any():
+            continue
+        with np.errstate(over="raise", invalid="ignore", divide="ignore", under="ignore"):
+            try:
+                core(point, *params)
+            except FloatingPointError:
+                return True
+    return False
 
 
 def _ignoring_overflow(kernel: Kernel) -> Kernel:
     def kernel_without_overflow_flags(*args):
-        if isinstance(args[0], float):
-            return kernel(*args)
         with np.errstate(over="ignore"):
             return kernel(*args)
 

@@ -116,9 +116,16 @@ def _tanh_shrink_kernel(x):
 
 
 def _tanh_shrink_scalar(x: float) -> float:
-    if abs(x) < _TANH_SHRINK_SERIES_BOUND:
-        return float(_tanh_shrink_kernel(np.float64(x)))
-    return x - math.tanh(x)
+    global _TANH_SHRINK_SERIES
+    if abs(x) >= _TANH_SHRINK_SERIES_BOUND:
+        return x - math.tanh(x)
+    if not _TANH_SHRINK_SERIES:
+        _TANH_SHRINK_SERIES = _tanh_series()
+    t2 = x * x
+    total = 0.0
+    for c in reversed(_TANH_SHRINK_SERIES):
+        total = total * t2 + c
+    return total * t2 * x
 
 
 def _sqrt_plus_kernel(u, c):

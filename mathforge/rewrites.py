@@ -80,8 +80,23 @@ def _sqrt_complement(expr: sympy.Basic) -> sympy.Basic:
                                                    for p in t.atoms(sympy.Pow)), join)
 
 
+def _delta_products(expr: sympy.Basic) -> sympy.Basic:
+    """``u*DiracDelta(u)`` is 0 (as a distribution, and pointwise wherever it is defined).
+
+    The derivative of ``x*sign(x)`` is ``2*x*DiracDelta(x) + sign(x)``: the first term is 0.
+    """
+    if not expr.has(sympy.DiracDelta):
+        return expr
+
+    def drop(product: sympy.Mul) -> sympy.Basic:
+        deltas = [f for f in product.args if isinstance(f, sympy.DiracDelta) and len(f.args) == 1]
+        return sympy.S.Zero if any(d.args[0] in product.args for d in deltas) else product
+
+    return expr.replace(lambda e: e.is_Mul and e.has(sympy.DiracDelta), drop)
+
+
 #: The rules, applied in order.
-RULES = (_tanh_complement, _signed_magnitude, _sqrt_complement)
+RULES = (_delta_products, _tanh_complement, _signed_magnitude, _sqrt_complement)
 
 
 def stabilize(expr: sympy.Basic) -> sympy.Basic:

@@ -1,7 +1,8 @@
 """Numerical accuracy of every catalog activation against mpmath (DESIGN.md §5).
 
-Every entry of ``forge.list_all(category="activation")`` is tested automatically; a new
-YAML entry needs three things in this file or its tests fail with a clear message:
+Every elementwise entry of ``forge.list_all(category="activation")`` is tested
+automatically (``kind: vector`` entries such as softmax are axis functions, outside this
+file); a new YAML entry needs six things in this file or its tests fail with a clear message:
 
 * ``REFERENCES[name]``: the textbook definition (reference/activations.md §2a) in mpmath,
   ``f(x: mpf, **params) -> mpf`` with the textbook defaults as keyword defaults;
@@ -11,7 +12,15 @@ YAML entry needs three things in this file or its tests fail with a clear messag
   (sigmoid'(300) = 5e-131 is computed from 1 - 5e-131 - (1 - 5e-131)), and with its
   default absolute step they straddle the kink at 0 for x = 1e-300. The closed forms are
   checked against ``mpmath.diff`` at moderate points (``test_reference_derivatives``);
-* ``LIMITS[name]``: the exact ``(f(-inf), f(+inf), f'(-inf), f'(+inf))``.
+* ``LIMITS[name]``: the exact ``(f(-inf), f(+inf), f'(-inf), f'(+inf))``;
+* ``KINKS[name]``: the points where f' jumps (``lambda: ()`` for none); the derivative
+  accuracy check skips exactly these points (not their neighbours). Points where only f''
+  jumps (C1 joins) go to the optional ``C1_JOINS``, skipped only by the mpmath.diff check;
+* ``KINK_CASES``: f' at 0 and at every kink, with PyTorch's convention (reference §4);
+* ``PARAM_OVERRIDES[name]`` (entries with parameters): non-default parameter values.
+
+The parameters of every callable in these tables (after ``x``) carry the same names and
+textbook defaults as the reference (``test_table_signatures``).
 
 Reference values never come from the code under test (no kernel, no ``symbolic_expr``).
 
@@ -24,6 +33,12 @@ TINY is the dtype's smallest subnormal (float64 5e-324, float32 1.4e-45): an exa
 below it (e.g. sigmoid(-1e4) = e^-10000) has no representation other than 0 and a
 subnormal result carries an absolute rounding error of up to half that quantum, so a
 purely relative bound cannot be met there by any implementation. Nothing else is added.
+
+Overflow: an exact value at or beyond the dtype's rounding threshold to infinity
+(float64: 2^1024 - 2^970, e.g. exp(800)) is correctly rounded to +-inf, so the computed
+value must then be that infinity, exactly (a finite result, even the largest double,
+fails). Conversely a computed +-inf is accepted only when some real number within the
+tolerance of the exact value rounds to it, i.e. |f(x)| + tolerance >= the threshold.
 
 Exact values are computed once per (entry, parameters, dtype, grid) and cached;
 ``measure`` is importable so that a helper script can print a summary table.
@@ -47,7 +62,12 @@ from mathforge import MathForge
 DPS = 50
 
 FORGE = MathForge()
-NAMES: tuple[str, ...] = tuple(FORGE.list_all(category="activation"))
+ALL_ACTIVATIONS: tuple[str, ...] = tuple(FORGE.list_all(category="activation"))
+#: Elementwise entries, the subject of this file. Axis-wise (``kind: vector``) entries
+#: have no pointwise f(x), f'(x) and are excluded by name of kind, never silently: an entry
+#: of any other kind fails test_every_activation_is_covered.
+NAMES: tuple[str, ...] = tuple(n for n in ALL_ACTIVATIONS if FORGE.get(n).kind == "elementwise")
+NOT_POINTWISE_KINDS = ("vector",)
 
 DTYPES = (np.float64, np.float32)
 DTYPE_IDS = ("float64", "float32")
@@ -57,6 +77,7 @@ with mp.workdps(DPS + 10):
     SELU_ALPHA = mpf("1.6732632423543772848170429916717")
     GELU_TANH_C = mpmath.sqrt(2 / mp.pi)
     GELU_TANH_K = mpf("0.044715")
+    QUICK_GELU_K = mpf("1.702")  # timm's literal, an exact decimal
 
 
 # --------------------------------------------------------------------------------------
@@ -133,6 +154,113 @@ def ref_softsign(x):
     return x / (1 + abs(x))
 
 
+def _digits_for(ratio_mag: int) -> int:
+    """Extra decimal digits that resolve a difference 2^-ratio_mag times smaller than its
+    terms (plus a margin of 10), for the cancelling formulas below."""
+    return 10 + max(0, int(0.302 * ratio_mag) + 1)
+
+
+def ref_relu6(x):
+    return min(max(x, mpf(0)), mpf(6))
+
+
+def ref_prelu(x, alpha="0.25"):
+    return x if x > 0 else mpf(alpha) * x
+
+
+# PyTorch's upper = 1/3 is the double 0.3333333333333333 (= 1/3 - 1.9e-17); the catalog
+# stores that double. Eval mode: the slope is the mean (lower + upper)/2.
+def ref_rrelu(x, lower="0.125", upper="0.3333333333333333"):
+    return x if x > 0 else (mpf(lower) + mpf(upper)) / 2 * x
+
+
+def ref_threshold(x, threshold="0.0", value="0.0"):
+    return x if x > mpf(threshold) else mpf(value)
+
+
+def ref_celu(x, alpha="1.0"):
+    a = mpf(alpha)
+    return max(mpf(0), x) + min(mpf(0), a * mpmath.expm1(x / a))
+
+
+def ref_quick_gelu(x):
+    return x * _sig(QUICK_GELU_K * x)
+
+
+def ref_log_sigmoid(x):
+    return -mpmath.log1p(mp.exp(-x))
+
+
+def ref_hard_sigmoid(x):
+    # clip(x/6 + 1/2, 0, 1), written (x + 3)/6 so that the sum is exact at any x
+    return min(max((x + 3) / 6, mpf(0)), mpf(1))
+
+
+def ref_sparse_sigmoid(x):
+    return min(max((x + 1) / 2, mpf(0)), mpf(1))
+
+
+def ref_hard_tanh(x, min_val="-1.0", max_val="1.0"):
+    return max(mpf(min_val), min(x, mpf(max_val)))
+
+
+def ref_tanh_shrink(x):
+    """x - tanh(x): near 0 the terms agree to ~2*log10(1/|x|) digits (the result is ~x^3/3),
+    so the subtraction is carried out at a precision that keeps DPS digits of the result."""
+    if x == 0:
+        return mpf(0)
+    with mp.workdps(mp.dps + _digits_for(-2 * mpmath.mag(x))):
+        r = x - mp.tanh(x)
+    return +r
+
+
+def ref_hard_shrink(x, lambd="0.5"):
+    return x if abs(x) > mpf(lambd) else mpf(0)
+
+
+def ref_soft_shrink(x, lambd="0.5"):
+    lam = mpf(lambd)
+    return x - lam if x > lam else (x + lam if x < -lam else mpf(0))
+
+
+def ref_sparse_plus(x):
+    if x <= -1:
+        return mpf(0)
+    return (x + 1) ** 2 / 4 if x < 1 else x
+
+
+def _squareplus_digits(x, b) -> int:
+    # for x < 0, x + sqrt(x^2 + b) ~ b/(2|x|): the terms cancel to ~ x^2/b
+    return _digits_for(2 * mpmath.mag(x) - mpmath.mag(b)) if x < 0 and b != 0 else 0
+
+
+def ref_squareplus(x, b="4.0"):
+    b = mpf(b)
+    with mp.workdps(mp.dps + _squareplus_digits(x, b)):
+        r = (x + mp.sqrt(x**2 + b)) / 2
+    return +r
+
+
+def ref_hard_swish(x):
+    return x * ref_hard_sigmoid(x)
+
+
+def _mish_sp(x):
+    return mpmath.log1p(mp.exp(x))  # softplus, exact in mpmath for any x
+
+
+def ref_mish(x):
+    return x * mp.tanh(_mish_sp(x))
+
+
+def ref_hard_mish(x):
+    return x * min(max(x + 2, mpf(0)), mpf(2)) / 2
+
+
+def ref_exponential(x):
+    return mp.exp(x)
+
+
 REFERENCES: dict[str, Callable[..., mpf]] = {
     "linear": ref_linear,
     "relu": ref_relu,
@@ -146,6 +274,25 @@ REFERENCES: dict[str, Callable[..., mpf]] = {
     "gelu": ref_gelu,
     "gelu_tanh": ref_gelu_tanh,
     "softsign": ref_softsign,
+    "relu6": ref_relu6,
+    "prelu": ref_prelu,
+    "rrelu": ref_rrelu,
+    "threshold": ref_threshold,
+    "celu": ref_celu,
+    "quick_gelu": ref_quick_gelu,
+    "log_sigmoid": ref_log_sigmoid,
+    "hard_sigmoid": ref_hard_sigmoid,
+    "sparse_sigmoid": ref_sparse_sigmoid,
+    "hard_tanh": ref_hard_tanh,
+    "tanh_shrink": ref_tanh_shrink,
+    "hard_shrink": ref_hard_shrink,
+    "soft_shrink": ref_soft_shrink,
+    "sparse_plus": ref_sparse_plus,
+    "squareplus": ref_squareplus,
+    "hard_swish": ref_hard_swish,
+    "mish": ref_mish,
+    "hard_mish": ref_hard_mish,
+    "exponential": ref_exponential,
 }
 
 
@@ -178,6 +325,46 @@ def _swish_d2(x, beta="1.0"):
     return b * s * q * (2 + b * x * (q - s))
 
 
+def _step(cond, slope) -> mpf:
+    return mpf(slope) if cond else mpf(0)
+
+
+def _celu_d1(x, alpha="1.0"):
+    # d/dx max(0, x) + d/dx min(0, g), g = alpha*expm1(x/alpha), g' = exp(x/alpha);
+    # at x = 0 (g = 0) both sides give 1 (C1): the left piece is taken.
+    a = mpf(alpha)
+    return _step(x > 0, 1) + (mp.exp(x / a) if a * mpmath.expm1(x / a) <= 0 else mpf(0))
+
+
+def _celu_d2(x, alpha="1.0"):
+    a = mpf(alpha)
+    return mp.exp(x / a) / a if a * mpmath.expm1(x / a) <= 0 else mpf(0)
+
+
+def _squareplus_d1(x, b="4.0"):
+    b = mpf(b)
+    with mp.workdps(mp.dps + _squareplus_digits(x, b)):
+        r = (1 + x / mp.sqrt(x**2 + b)) / 2
+    return +r
+
+
+def _squareplus_d2(x, b="4.0"):
+    b = mpf(b)
+    return b / (2 * (x**2 + b) ** mpf(1.5))
+
+
+def _mish_d1(x):
+    sp = _mish_sp(x)
+    return mp.tanh(sp) + x * mp.sech(sp) ** 2 * _sig(x)
+
+
+def _mish_d2(x):
+    sp = _mish_sp(x)
+    t, s, q = mp.tanh(sp), _sig(x), _sig(-x)
+    return mp.sech(sp) ** 2 * s * (2 + x * (q - 2 * t * s))
+
+
+# At a kink the closed form f' takes PyTorch's value (reference §4); f'' is that piece's.
 DERIVATIVES: dict[str, tuple[Callable[..., mpf], Callable[..., mpf]]] = {
     "linear": (lambda x: mpf(1), lambda x: mpf(0)),
     "relu": (lambda x: mpf(1) if x > 0 else mpf(0), lambda x: mpf(0)),
@@ -198,10 +385,51 @@ DERIVATIVES: dict[str, tuple[Callable[..., mpf], Callable[..., mpf]]] = {
     "gelu_tanh": (_gelu_tanh_d1, _gelu_tanh_d2),
     "softsign": (lambda x: 1 / (1 + abs(x)) ** 2,
                  lambda x: -2 * mpmath.sign(x) / (1 + abs(x)) ** 3),
+    "relu6": (lambda x: _step(0 < x < 6, 1), lambda x: mpf(0)),
+    "prelu": (lambda x, alpha="0.25": mpf(1) if x > 0 else mpf(alpha),
+              lambda x, alpha="0.25": mpf(0)),
+    "rrelu": (lambda x, lower="0.125", upper="0.3333333333333333":
+              mpf(1) if x > 0 else (mpf(lower) + mpf(upper)) / 2,
+              lambda x, lower="0.125", upper="0.3333333333333333": mpf(0)),
+    "threshold": (lambda x, threshold="0.0", value="0.0": _step(x > mpf(threshold), 1),
+                  lambda x, threshold="0.0", value="0.0": mpf(0)),
+    "celu": (_celu_d1, _celu_d2),
+    "quick_gelu": (lambda x: _swish_d1(x, QUICK_GELU_K), lambda x: _swish_d2(x, QUICK_GELU_K)),
+    "log_sigmoid": (lambda x: _sig(-x), lambda x: -_sig(x) * _sig(-x)),
+    "hard_sigmoid": (lambda x: _step(-3 < x < 3, mpf(1) / 6), lambda x: mpf(0)),
+    "sparse_sigmoid": (lambda x: _step(-1 < x < 1, "0.5"), lambda x: mpf(0)),
+    "hard_tanh": (lambda x, min_val="-1.0", max_val="1.0":
+                  _step(mpf(min_val) < x < mpf(max_val), 1),
+                  lambda x, min_val="-1.0", max_val="1.0": mpf(0)),
+    "tanh_shrink": (lambda x: mp.tanh(x) ** 2, lambda x: 2 * mp.tanh(x) * mp.sech(x) ** 2),
+    "hard_shrink": (lambda x, lambd="0.5": _step(abs(x) > mpf(lambd), 1),
+                    lambda x, lambd="0.5": mpf(0)),
+    "soft_shrink": (lambda x, lambd="0.5": _step(abs(x) > mpf(lambd), 1),
+                    lambda x, lambd="0.5": mpf(0)),
+    # C1 at -1 and 1; f'' there is taken from the outer piece
+    "sparse_plus": (lambda x: mpf(0) if x <= -1 else ((x + 1) / 2 if x < 1 else mpf(1)),
+                    lambda x: _step(-1 < x < 1, "0.5")),
+    "squareplus": (_squareplus_d1, _squareplus_d2),
+    # kinks: f'(-3) = 0 (left piece), f'(3) = 1 (right piece), as PyTorch
+    "hard_swish": (lambda x: mpf(0) if x <= -3 else ((2 * x + 3) / 6 if x < 3 else mpf(1)),
+                   lambda x: _step(-3 < x < 3, mpf(1) / 3)),
+    "mish": (_mish_d1, _mish_d2),
+    # kink at -2: f' = -1 (right piece, PyTorch); C1 at 0 (f' = 1 on both sides)
+    "hard_mish": (lambda x: mpf(0) if x < -2 else (x + 1 if x < 0 else mpf(1)),
+                  lambda x: _step(-2 <= x < 0, 1)),
+    "exponential": (lambda x: mp.exp(x), lambda x: mp.exp(x)),
 }
 
 # Exact (f(-inf), f(+inf), f'(-inf), f'(+inf)), with the references' parameter defaults.
 _INF = mpmath.inf
+
+
+def _slope_times_minus_inf(slope) -> mpf:
+    """lim_{x -> -inf} slope*x (0 for a zero slope, not nan)."""
+    slope = mpf(slope)
+    return -_INF * mpmath.sign(slope) if slope != 0 else mpf(0)
+
+
 LIMITS: dict[str, Callable[..., tuple[mpf, mpf, mpf, mpf]]] = {
     "linear": lambda: (-_INF, _INF, mpf(1), mpf(1)),
     "relu": lambda: (mpf(0), _INF, mpf(0), mpf(1)),
@@ -215,14 +443,71 @@ LIMITS: dict[str, Callable[..., tuple[mpf, mpf, mpf, mpf]]] = {
     "gelu": lambda: (mpf(0), _INF, mpf(0), mpf(1)),
     "gelu_tanh": lambda: (mpf(0), _INF, mpf(0), mpf(1)),
     "softsign": lambda: (mpf(-1), mpf(1), mpf(0), mpf(0)),
+    "relu6": lambda: (mpf(0), mpf(6), mpf(0), mpf(0)),
+    "prelu": lambda alpha="0.25": (_slope_times_minus_inf(alpha), _INF, mpf(alpha), mpf(1)),
+    "rrelu": lambda lower="0.125", upper="0.3333333333333333": (
+        _slope_times_minus_inf((mpf(lower) + mpf(upper)) / 2), _INF,
+        (mpf(lower) + mpf(upper)) / 2, mpf(1)),
+    "threshold": lambda threshold="0.0", value="0.0": (mpf(value), _INF, mpf(0), mpf(1)),
+    "celu": lambda alpha="1.0": (-mpf(alpha), _INF, mpf(0), mpf(1)),
+    "quick_gelu": lambda: (mpf(0), _INF, mpf(0), mpf(1)),
+    "log_sigmoid": lambda: (-_INF, mpf(0), mpf(1), mpf(0)),
+    "hard_sigmoid": lambda: (mpf(0), mpf(1), mpf(0), mpf(0)),
+    "sparse_sigmoid": lambda: (mpf(0), mpf(1), mpf(0), mpf(0)),
+    "hard_tanh": lambda min_val="-1.0", max_val="1.0": (mpf(min_val), mpf(max_val), mpf(0), mpf(0)),
+    "tanh_shrink": lambda: (-_INF, _INF, mpf(1), mpf(1)),
+    "hard_shrink": lambda lambd="0.5": (-_INF, _INF, mpf(1), mpf(1)),
+    "soft_shrink": lambda lambd="0.5": (-_INF, _INF, mpf(1), mpf(1)),
+    "sparse_plus": lambda: (mpf(0), _INF, mpf(0), mpf(1)),
+    "squareplus": lambda b="4.0": (mpf(0), _INF, mpf(0), mpf(1)),
+    "hard_swish": lambda: (mpf(0), _INF, mpf(0), mpf(1)),
+    "mish": lambda: (mpf(0), _INF, mpf(0), mpf(1)),
+    "hard_mish": lambda: (mpf(0), _INF, mpf(0), mpf(1)),
+    "exponential": lambda: (mpf(0), _INF, mpf(0), _INF),
 }
 
-# Points where the derivative jumps (skipped by the derivative accuracy check only).
-KINKS: dict[str, tuple[float, ...]] = {
-    "relu": (0.0,),
-    "leaky_relu": (0.0,),
-    "elu": (0.0,),
-    "selu": (0.0,),
+# Points where f' jumps, as functions of the parameters: skipped by the derivative
+# accuracy check, pinned by KINK_CASES. Every entry is listed (``()``: f' is continuous).
+KINKS: dict[str, Callable[..., tuple]] = {
+    "linear": lambda: (),
+    "relu": lambda: (0,),
+    "leaky_relu": lambda alpha="0.01": (0,),
+    "elu": lambda alpha="1.0": (0,),  # a jump unless alpha = 1
+    "selu": lambda: (0,),
+    "sigmoid": lambda: (),
+    "tanh": lambda: (),
+    "softplus": lambda beta="1.0": (),
+    "swish": lambda beta="1.0": (),
+    "gelu": lambda: (),
+    "gelu_tanh": lambda: (),
+    "softsign": lambda: (),
+    "relu6": lambda: (0, 6),
+    "prelu": lambda alpha="0.25": (0,),
+    "rrelu": lambda lower="0.125", upper="0.3333333333333333": (0,),
+    "threshold": lambda threshold="0.0", value="0.0": (mpf(threshold),),
+    "celu": lambda alpha="1.0": (),  # C1 for every alpha
+    "quick_gelu": lambda: (),
+    "log_sigmoid": lambda: (),
+    "hard_sigmoid": lambda: (-3, 3),
+    "sparse_sigmoid": lambda: (-1, 1),
+    "hard_tanh": lambda min_val="-1.0", max_val="1.0": (mpf(min_val), mpf(max_val)),
+    "tanh_shrink": lambda: (),
+    "hard_shrink": lambda lambd="0.5": (-mpf(lambd), mpf(lambd)),
+    "soft_shrink": lambda lambd="0.5": (-mpf(lambd), mpf(lambd)),
+    "sparse_plus": lambda: (),  # C1
+    "squareplus": lambda b="4.0": (),
+    "hard_swish": lambda: (-3, 3),
+    "mish": lambda: (),
+    "hard_mish": lambda: (-2,),  # C1 at 0
+    "exponential": lambda: (),
+}
+
+# Points where f' is continuous but f'' jumps (C1 joins): mpmath.diff straddles them, so
+# test_reference_derivatives skips them (with the KINKS); the accuracy tests do not.
+C1_JOINS: dict[str, Callable[..., tuple]] = {
+    "celu": lambda alpha="1.0": (0,),
+    "sparse_plus": lambda: (-1, 1),
+    "hard_mish": lambda: (0,),
 }
 
 
@@ -246,6 +531,26 @@ def _limits(name: str) -> Callable[..., tuple[mpf, mpf, mpf, mpf]]:
         pytest.fail(f"add the exact limits f(-inf), f(+inf), f'(-inf), f'(+inf) for {name} to "
                     f"LIMITS in {__file__}", pytrace=False)
     return LIMITS[name]
+
+
+def _kinks_table(name: str) -> Callable[..., tuple]:
+    _reference(name)
+    if name not in KINKS:
+        pytest.fail(f"add the points where {name}' jumps to KINKS in {__file__} "
+                    f"(lambda: () if there are none)", pytrace=False)
+    return KINKS[name]
+
+
+@functools.lru_cache(maxsize=None)
+def _kinks(name: str, params: tuple[tuple[str, float], ...] = ()) -> tuple[float, ...]:
+    with mp.workdps(DPS):
+        return tuple(float(k) for k in _kinks_table(name)(**dict(params)))
+
+
+@functools.lru_cache(maxsize=None)
+def _c1_joins(name: str, params: tuple[tuple[str, float], ...] = ()) -> tuple[float, ...]:
+    with mp.workdps(DPS):
+        return tuple(float(k) for k in C1_JOINS.get(name, lambda **_: ())(**dict(params)))
 
 
 # --------------------------------------------------------------------------------------
@@ -312,12 +617,23 @@ def _exact_values(name: str, grid: str, dtype_name: str, params: tuple[tuple[str
     return xs, v0, v1, v2
 
 
-def _near_kink(name: str, x: float) -> bool:
-    return any(abs(x - k) <= 1e-12 * abs(k) for k in KINKS.get(name, ()))
+def _at_kink(name: str, x: float, params: tuple[tuple[str, float], ...] = ()) -> bool:
+    """Only the kink itself is skipped (kinks are doubles, since parameters are): at its
+    neighbours, e.g. nextafter(3, 0) for hard_sigmoid, f' is defined and is checked."""
+    return any(x == k for k in _kinks(name, params))
 
 
 def _spacing(value: mpf, dtype) -> float:
-    return float(np.spacing(dtype(abs(float(value)))))
+    """The dtype's ulp at |value| (at the largest finite number for larger values)."""
+    top = float(np.finfo(dtype).max)
+    v = float(value) if abs(value) < top else top
+    return float(np.spacing(dtype(abs(v))))
+
+
+def _overflow_threshold(dtype) -> mpf:
+    """Smallest magnitude that rounds to inf (round to nearest): max + ulp(max)/2."""
+    fi = np.finfo(dtype)
+    return mpf(2) ** fi.maxexp - mpf(2) ** (fi.maxexp - fi.nmant - 2)
 
 
 @dataclasses.dataclass
@@ -365,14 +681,26 @@ def measure(name: str, dtype=np.float64, order: int = 0, grid: str = "main",
     with mp.workdps(DPS):
         eps = mpf(float(np.finfo(dtype).eps))
         tiny = mpf(float(np.finfo(dtype).smallest_subnormal))
+        huge = _overflow_threshold(dtype)
         for i, x in enumerate(xs):
-            if order and _near_kink(name, float(x)):
+            if order and _at_kink(name, float(x), params):
                 continue
             n += 1
             a, b, c = exact[i], slope[i], out[i]
             xm = mpf(float(x))
             tol = 4 * eps * (abs(a) + abs(xm * b)) + tiny
-            if np.isfinite(c):
+            if abs(a) >= huge:  # the correctly rounded value is +-inf: nothing else will do
+                if c == (np.inf if a > 0 else -np.inf):
+                    err, ratio, ulps = mpf(0), 0.0, 0.0
+                else:
+                    err = abs(mpf(float(c)) - a) if np.isfinite(c) else mpf("inf")
+                    ratio, ulps = float("inf"), float("inf")
+            elif np.isinf(c) and (c > 0) == (a > 0):
+                # +-inf stands for every real beyond the threshold; the nearest is `huge`
+                err = huge - abs(a)
+                ratio = float(err / tol)
+                ulps = float(err) / _spacing(a, dtype)
+            elif np.isfinite(c):
                 err = abs(mpf(float(c)) - a)
                 ratio = float(err / tol)
                 ulps = float(err) / _spacing(a, dtype)
@@ -398,11 +726,47 @@ def _assert_accurate(m: Measurement) -> None:
 # Tests: references themselves
 # --------------------------------------------------------------------------------------
 
+def test_every_activation_is_covered():
+    """Each activation is elementwise (tested here) or of a kind known not to be pointwise."""
+    others = {n: FORGE.get(n).kind for n in ALL_ACTIVATIONS if n not in NAMES}
+    unknown = {n: k for n, k in others.items() if k not in NOT_POINTWISE_KINDS}
+    assert not unknown, f"activations of a kind this file neither tests nor excludes: {unknown}"
+
+
 @pytest.mark.parametrize("name", NAMES, ids=NAMES)
 def test_reference_exists(name):
+    """Every table has an entry for every elementwise activation of the catalog."""
     _reference(name)
     _derivatives(name)
     _limits(name)
+    _kinks_table(name)
+    with mp.workdps(DPS):
+        needed = sorted(set(_kinks(name)) | {0.0})
+    have = {float(at) for n, params, _, at in _KINK_TABLE if n == name and not params}
+    missing = [k for k in needed if k not in have]
+    if missing:
+        pytest.fail(f"add KINK_CASES for {name}'(x) at x = {missing} (default parameters; "
+                    f"PyTorch's value, reference/activations.md §4) in {__file__}", pytrace=False)
+    keys = set(FORGE.get(name).params)
+    if keys:
+        _param_overrides(name)
+
+
+@pytest.mark.parametrize("name", NAMES, ids=NAMES)
+def test_table_signatures(name):
+    """Every table's callables take the reference's parameters, with the same defaults."""
+    def params_of(fn, skip):
+        return [(p.name, p.default) for p in list(inspect.signature(fn).parameters.values())[skip:]]
+
+    want = params_of(_reference(name), 1)
+    d1, d2 = _derivatives(name)
+    tables = [("DERIVATIVES f'", d1, 1), ("DERIVATIVES f''", d2, 1), ("LIMITS", _limits(name), 0),
+              ("KINKS", _kinks_table(name), 0)]
+    if name in C1_JOINS:
+        tables.append(("C1_JOINS", C1_JOINS[name], 0))
+    for label, fn, skip in tables:
+        got = params_of(fn, skip)
+        assert got == want, f"{name}: {label} takes parameters {got}, the reference {want}"
 
 
 @pytest.mark.parametrize("name", NAMES, ids=NAMES)
@@ -426,16 +790,24 @@ _CHECK_POINTS = (-3.0, -2.0, -1.0, -0.5, 0.5, 1.0, 2.0, 3.0)
 
 @pytest.mark.parametrize("name", NAMES, ids=NAMES)
 def test_reference_derivatives(name):
-    """The closed forms in DERIVATIVES agree with mpmath.diff of REFERENCES."""
+    """The closed forms in DERIVATIVES agree with mpmath.diff of REFERENCES, with the default
+    and the overridden parameters, except at kinks and C1 joins (central differences
+    straddle them)."""
     f = _reference(name)
     d1, d2 = _derivatives(name)
-    with mp.workdps(DPS):
-        for x in map(mpf, _CHECK_POINTS):
-            for got, want, label in ((d1(x), mpmath.diff(f, x), "f'"),
-                                     (d2(x), mpmath.diff(d1, x), "f''")):
-                assert abs(got - want) <= mpf("1e-30") * (1 + abs(want)), (
-                    f"{name}: closed-form {label}({x}) = {mpmath.nstr(got, 20)} but "
-                    f"mpmath.diff gives {mpmath.nstr(want, 20)}")
+    overrides = _param_overrides(name) if FORGE.get(name).params else []
+    settings = [()] + [_as_key(d) for d in overrides]
+    for params in settings:
+        kw = dict(params)
+        breaks = set(_kinks(name, params)) | set(_c1_joins(name, params))
+        with mp.workdps(DPS):
+            for x in map(mpf, (p for p in _CHECK_POINTS if p not in breaks)):
+                pairs = ((d1(x, **kw), mpmath.diff(lambda t: f(t, **kw), x), "f'"),
+                         (d2(x, **kw), mpmath.diff(lambda t: d1(t, **kw), x), "f''"))
+                for got, want, label in pairs:
+                    assert abs(got - want) <= mpf("1e-30") * (1 + abs(want)), (
+                        f"{name} {kw}: closed-form {label}({x}) = {mpmath.nstr(got, 20)} but "
+                        f"mpmath.diff gives {mpmath.nstr(want, 20)}")
 
 
 # --------------------------------------------------------------------------------------
@@ -504,9 +876,10 @@ def test_nan_propagates(name, dtype):
 
 def _hostile_inputs(dtype) -> np.ndarray:
     """The grid, +-inf, nan, +-1e300, +-5e-324 (float32: inf and 0), and per dtype
-    +-max/4 (the largest magnitude whose exact image is finite for every entry, since
-    |f(x)| <= 1.06|x|; at max itself selu's exact value overflows, which is correct),
-    +-smallest subnormal and +-smallest normal."""
+    +-max/4, +-smallest subnormal and +-smallest normal. max/4 keeps the exact image finite
+    for the entries with |f(x)| <= 1.06|x| (at max itself selu's exact value overflows);
+    exponential's exact image overflows already at 1e4 (float64 beyond 709.78): its kernel
+    must still return inf without raising, as DESIGN.md §5 asks of every kernel."""
     fi = np.finfo(dtype)
     specials = [np.inf, np.nan, 1e300, 5e-324, float(fi.max) / 4, float(fi.smallest_subnormal),
                 float(fi.tiny)]
@@ -549,46 +922,106 @@ def test_no_floating_point_errors(name, dtype):
 # Test 5: derivative conventions at kinks and at 0
 # --------------------------------------------------------------------------------------
 
-def _k(name, params, expected):
-    return pytest.param(name, params, expected,
-                        id=f"{name}" + "".join(f"-{k}={v}" for k, v in params.items()))
-
-
-KINK_CASES = [
-    _k("relu", {}, "0"),
-    _k("leaky_relu", {}, "0.01"),
-    _k("leaky_relu", {"alpha": 0.2}, "0.2"),
-    _k("elu", {}, "1"),
-    _k("elu", {"alpha": 1.0}, "1"),
-    _k("elu", {"alpha": 0.5}, "0.5"),
-    _k("elu", {"alpha": 2.0}, "2"),
-    _k("selu", {}, "lambda*alpha"),
-    _k("gelu", {}, "0.5"),
-    _k("gelu_tanh", {}, "0.5"),
-    _k("swish", {}, "0.5"),
-    _k("swish", {"beta": 1.0}, "0.5"),
-    _k("sigmoid", {}, "0.25"),
-    _k("softplus", {}, "0.5"),
-    _k("tanh", {}, "1"),
-    _k("softsign", {}, "1"),
-    _k("linear", {}, "1"),
+# (name, params, expected f'(at), at). Expected values are PyTorch autograd's (reference
+# §4), except hard_sigmoid's interior slope: exactly 1/6, not torch's float32(1/6).
+_KINK_TABLE = [
+    ("relu", {}, "0", 0),
+    ("leaky_relu", {}, "0.01", 0),
+    ("leaky_relu", {"alpha": 0.2}, "0.2", 0),
+    ("elu", {}, "1", 0),
+    ("elu", {"alpha": 1.0}, "1", 0),
+    ("elu", {"alpha": 0.5}, "0.5", 0),
+    ("elu", {"alpha": 2.0}, "2", 0),
+    ("selu", {}, "lambda*alpha", 0),
+    ("gelu", {}, "0.5", 0),
+    ("gelu_tanh", {}, "0.5", 0),
+    ("swish", {}, "0.5", 0),
+    ("swish", {"beta": 1.0}, "0.5", 0),
+    ("sigmoid", {}, "0.25", 0),
+    ("softplus", {}, "0.5", 0),
+    ("tanh", {}, "1", 0),
+    ("softsign", {}, "1", 0),
+    ("linear", {}, "1", 0),
+    ("relu6", {}, "0", 0),
+    ("relu6", {}, "0", 6),
+    ("prelu", {}, "0.25", 0),
+    ("prelu", {"alpha": 0.5}, "0.5", 0),
+    # (0.125 + 0.3333333333333333)/2 = 0.22916666666666665 (decimal), whose double is
+    # 0.22916666666666666 = double(11/48), torch's measured value
+    ("rrelu", {}, "0.22916666666666666", 0),
+    ("rrelu", {"lower": 0.25, "upper": 0.5}, "0.375", 0),
+    ("threshold", {}, "0", 0),
+    ("threshold", {"threshold": 1.0, "value": -5.0}, "0", 1),
+    ("celu", {}, "1", 0),
+    ("celu", {"alpha": 0.5}, "1", 0),
+    ("celu", {"alpha": 2.0}, "1", 0),
+    ("quick_gelu", {}, "0.5", 0),
+    ("log_sigmoid", {}, "0.5", 0),
+    ("hard_sigmoid", {}, "0", -3),
+    ("hard_sigmoid", {}, "0", 3),
+    ("hard_sigmoid", {}, "1/6", 0),
+    ("hard_sigmoid", {}, "1/6", 1.5),
+    ("hard_sigmoid", {}, "1/6", -2.5),
+    ("sparse_sigmoid", {}, "0", -1),
+    ("sparse_sigmoid", {}, "0", 1),
+    ("sparse_sigmoid", {}, "0.5", 0),
+    ("hard_tanh", {}, "0", -1),
+    ("hard_tanh", {}, "0", 1),
+    ("hard_tanh", {}, "1", 0),
+    ("hard_tanh", {"min_val": -2.0, "max_val": 0.5}, "0", -2),
+    ("hard_tanh", {"min_val": -2.0, "max_val": 0.5}, "0", 0.5),
+    ("hard_tanh", {"min_val": -2.0, "max_val": 0.5}, "1", 0),
+    ("tanh_shrink", {}, "0", 0),
+    ("hard_shrink", {}, "0", -0.5),
+    ("hard_shrink", {}, "0", 0.5),
+    ("hard_shrink", {}, "0", 0),
+    ("hard_shrink", {"lambd": 1.0}, "0", -1),
+    ("hard_shrink", {"lambd": 1.0}, "0", 1),
+    ("soft_shrink", {}, "0", -0.5),
+    ("soft_shrink", {}, "0", 0.5),
+    ("soft_shrink", {}, "0", 0),
+    ("soft_shrink", {"lambd": 1.0}, "0", -1),
+    ("soft_shrink", {"lambd": 1.0}, "0", 1),
+    ("sparse_plus", {}, "0", -1),
+    ("sparse_plus", {}, "1", 1),
+    ("sparse_plus", {}, "0.5", 0),
+    ("squareplus", {}, "0.5", 0),
+    ("squareplus", {"b": 1.0}, "0.5", 0),
+    ("hard_swish", {}, "0", -3),
+    ("hard_swish", {}, "0.5", 0),
+    ("hard_swish", {}, "1", 3),
+    ("mish", {}, "0.6", 0),
+    ("hard_mish", {}, "-1", -2),
+    ("hard_mish", {}, "1", 0),
+    ("exponential", {}, "1", 0),
 ]
 
 
+def _k(name, params, expected, at):
+    where = "" if at == 0 else f"@{at}"
+    return pytest.param(name, params, expected, at,
+                        id=f"{name}" + "".join(f"-{k}={v}" for k, v in params.items()) + where)
+
+
+# Entries not (yet) in the catalog are not collected.
+KINK_CASES = [_k(*case) for case in _KINK_TABLE if case[0] in NAMES]
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
-@pytest.mark.parametrize(("name", "params", "expected"), KINK_CASES)
-def test_derivative_at_zero(name, params, expected, dtype):
-    """f'(0) and f'(-0.0) follow PyTorch autograd (reference/activations.md §4)."""
+@pytest.mark.parametrize(("name", "params", "expected", "at"), KINK_CASES)
+def test_kink_derivatives(name, params, expected, at, dtype):
+    """f'(at) follows PyTorch autograd (reference/activations.md §4); at 0 also f'(-0.0)."""
     with mp.workdps(DPS):
         want = SELU_LAMBDA * SELU_ALPHA if expected == "lambda*alpha" else mpf(expected)
     grad = _expression(name, 1)
-    got = list(grad.eval(x=np.array([0.0, -0.0], dtype=dtype), **params))
+    points = [at, -0.0] if at == 0 else [at]
+    got = list(grad.eval(x=np.array(points, dtype=dtype), **params))
     if dtype is np.float64:
-        got.append(grad.eval(x=0.0, **params))  # Python float path
+        got.append(grad.eval(x=float(at), **params))  # Python float path
     ulp = _spacing(want, dtype)
     for g in got:
         ok = (g == 0) if want == 0 else abs(float(g) - float(want)) <= 2 * ulp
-        assert ok, (f"{name}'(0) with {params} [{np.dtype(dtype).name}] = {g!r}, expected "
+        assert ok, (f"{name}'({at}) with {params} [{np.dtype(dtype).name}] = {g!r}, expected "
                     f"{mpmath.nstr(want, 20)} (within 2 ulp)")
 
 
@@ -614,15 +1047,59 @@ def test_scalar_and_integer_inputs(name):
 # Test 7: non-default parameters
 # --------------------------------------------------------------------------------------
 
-PARAM_CASES = [
-    pytest.param(name, key, value, id=f"{name}-{key}={value}")
-    for name in NAMES
-    for key in FORGE.get(name).params
-    for value in (0.5, 2.0)
-]
+# Non-default parameter values, as exact doubles; each parameter of an entry appears in at
+# least one setting (test_reference_exists), and a setting may change several at once.
+PARAM_OVERRIDES: dict[str, list[dict[str, float]]] = {
+    "leaky_relu": [{"alpha": 0.5}, {"alpha": 2.0}],
+    "elu": [{"alpha": 0.5}, {"alpha": 2.0}],
+    "softplus": [{"beta": 0.5}, {"beta": 2.0}],
+    "swish": [{"beta": 0.5}, {"beta": 2.0}],
+    "prelu": [{"alpha": 0.5}, {"alpha": 2.0}, {"alpha": 0.0}],  # 0: Keras's initial slope
+    "rrelu": [{"lower": 0.25}, {"upper": 0.5}, {"lower": 0.0625, "upper": 0.75}],
+    "threshold": [{"threshold": 1.0, "value": -5.0}, {"threshold": -0.5, "value": 2.0},
+                  {"threshold": 0.5}, {"value": 2.0}],
+    "celu": [{"alpha": 0.5}, {"alpha": 2.0}],
+    "hard_tanh": [{"min_val": -2.0, "max_val": 0.5}, {"min_val": -0.5}, {"max_val": 2.0}],
+    "hard_shrink": [{"lambd": 1.0}, {"lambd": 0.25}],
+    "soft_shrink": [{"lambd": 1.0}, {"lambd": 0.25}],
+    "squareplus": [{"b": 1.0}, {"b": 0.5}, {"b": 2.0}],
+}
+
+
+def _as_key(params: dict[str, float]) -> tuple[tuple[str, float], ...]:
+    return tuple(sorted(params.items()))
+
+
+def _param_overrides(name: str) -> list[dict[str, float]]:
+    keys = set(FORGE.get(name).params)
+    if name not in PARAM_OVERRIDES:
+        pytest.fail(f"add non-default values of {sorted(keys)} for {name} to PARAM_OVERRIDES "
+                    f"in {__file__}", pytrace=False)
+    settings = PARAM_OVERRIDES[name]
+    used = set().union(*map(set, settings)) if settings else set()
+    if used != keys:
+        pytest.fail(f"PARAM_OVERRIDES[{name!r}] sets {sorted(used)}; the catalog's parameters are "
+                    f"{sorted(keys)} (each must be overridden at least once)", pytrace=False)
+    return settings
+
+
+def _param_cases():
+    for name in NAMES:
+        if not FORGE.get(name).params:
+            continue
+        if name not in PARAM_OVERRIDES:  # fails with the message of _param_overrides
+            yield pytest.param(name, None, id=f"{name}-MISSING")
+            continue
+        for setting in PARAM_OVERRIDES[name]:
+            yield pytest.param(name, setting,
+                               id=f"{name}-" + "-".join(f"{k}={v}" for k, v in setting.items()))
+
+
+PARAM_CASES = list(_param_cases())
 
 
 @pytest.mark.parametrize("order", (0, 1), ids=("value", "derivative"))
-@pytest.mark.parametrize(("name", "key", "value"), PARAM_CASES)
-def test_parameter_override_accuracy(name, key, value, order):
-    _assert_accurate(measure(name, np.float64, order=order, grid="param", params=((key, value),)))
+@pytest.mark.parametrize(("name", "setting"), PARAM_CASES)
+def test_parameter_override_accuracy(name, setting, order):
+    _param_overrides(name)  # fails with a clear message if the table lacks the entry
+    _assert_accurate(measure(name, np.float64, order=order, grid="param", params=_as_key(setting)))

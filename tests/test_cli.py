@@ -22,7 +22,8 @@ def test_tour_walks_through_the_catalog(capsys):
     assert code == 0 and err == ""
     for name in ("relu", "leaky_relu", "sigmoid", "gelu", "swish", "softplus"):
         assert re.search(rf"^\s+{name}\s", out, re.MULTILINE), name
-    assert "The largest at x = 1 is softplus" in out  # softplus(1) = log(1 + e) = 1.313 beats the rest
+    # e**1 = 2.718 beats squareplus(1) = (1 + sqrt 5)/2 = 1.618 and softplus(1) = log(1 + e) = 1.313
+    assert f"The largest at x = 1 is exponential ({math.e:.6g})" in out
     assert "the largest gradient at x = 0 is selu's" in out  # lambda*alpha = 1.758
     assert f"{1 / (1 + math.exp(-1)) * (1 - 1 / (1 + math.exp(-1))):.10g}" in out  # sigmoid'(1)
     assert "f(x)  = x*sigmoid(2*x)" in out
