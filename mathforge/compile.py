@@ -53,6 +53,8 @@ FOLD_DIGITS = 30
 #: SymPy functions that print as a call to ``scipy.special``.
 _SCIPY_FUNCTIONS = {sympy.erf: "erf", sympy.erfc: "erfc"}
 _PRIMITIVE_TYPES = tuple(PRIMITIVES.values())
+#: Primitives that decay to subnormal values; a product with one goes through ``mf_times_<name>``.
+_TAIL_FACTORS = ("sigmoid", "normal_cdf", "normal_pdf")
 #: Largest integer power written out as a product.
 _MAX_PRODUCT_POWER = 4
 
@@ -77,6 +79,10 @@ def fold_constants(expr: sympy.Basic) -> sympy.Basic:
         return value if value.is_Float else expr
     if expr.is_Atom:
         return expr
+    if isinstance(expr, sympy.Add):
+        factored = _factor_linear_root(expr)
+        if factored is not None:
+            return factored
     if isinstance(expr, (sympy.Add, sympy.Mul)):
         constants = [a for a in expr.args if a.is_number]
         others = [fold_constants(a) for a in expr.args if not a.is_number]
@@ -88,6 +94,28 @@ def fold_constants(expr: sympy.Basic) -> sympy.Basic:
     if isinstance(expr, sympy.Pow) and expr.exp.is_Rational:  # exponents stay exact: x**3, sqrt
         return sympy.Pow(fold_constants(expr.base), expr.exp, evaluate=False)
     return expr.func(*[fold_constants(a) for a in expr.args])
+
+
+def _factor_linear_root(expr: sympy.Add) -> sympy.Basic | None:
+    """``c1*u + c0`` as ``c1*(u + r)`` when ``r = c0/c1`` is exact in binary (``x/6 + 1/2``).
+
+    Near the root the sum ``u + r`` is exact, so no digits cancel: ``hard_sigmoid`` at
+    ``nextafter(-3, 0)`` is then correct to the last digit instead of off by 3e15 ulps.
+    """
+    if len(expr.args) != 2:
+        return None
+    constant = next((a for a in expr.args if a.is_Rational), None)
+    term = next((a for a in expr.args if not a.is_number), None)
+    if constant is None or term is None:
+        return None
+    coefficient, rest = term.as_coeff_Mul()
+    if not coefficient.is_Rational or coefficient in (0, 1, -1):
+        return None
+    root = constant / coefficient
+    if not (root.q & (root.q - 1) == 0 and abs(root.p) < 2**53):  # a dyadic rational: exact double
+        return None
+    inner = sympy.Add(fold_constants(rest), sympy.Float(root, FOLD_DIGITS), evaluate=False)
+    return sympy.Mul(sympy.Float(coefficient, FOLD_DIGITS), inner, evaluate=False)
 
 
 class _LiteralsMixin:
@@ -182,11 +210,12 @@ class _OwnKernelsMixin:
     def _print_Mul(self, expr):
         """A product with a sigmoid factor as ``mf_times_sigmoid(rest, u)`` (subnormal-safe)."""
         factors = expr.args
-        index = next((i for i, f in enumerate(factors) if type(f).__name__ == "sigmoid"), None)
+        index = next((i for i, f in enumerate(factors) if type(f).__name__ in _TAIL_FACTORS), None)
         if index is None or len(factors) == 1:
             return super()._print_Mul(expr)
         rest = sympy.Mul(*factors[:index], *factors[index + 1:], evaluate=False)
-        return f"mf_times_sigmoid({self._print(rest)}, {self._print(factors[index].args[0])})"
+        kernel = f"mf_times_{type(factors[index]).__name__}"
+        return f"{kernel}({self._print(rest)}, {self._print(factors[index].args[0])})"
 
 
 class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):

@@ -47,9 +47,48 @@ def _scipy_special():
     return _SCIPY_SPECIAL
 
 
+#: Below this, SciPy's ``ndtr`` flushes subnormal results to 0; the tail formula takes over.
+_NDTR_TAIL = -37.0
+
+
 def _normal_cdf_kernel(x):
-    """Standard normal CDF through SciPy's ``ndtr`` (``erfc`` in the left tail: no cancellation)."""
-    return _scipy_special().ndtr(x)
+    """Standard normal CDF: SciPy's ``ndtr`` (``erfc`` in the left tail, no cancellation), and
+    ``erfcx(-x/sqrt 2)*exp(-x**2/2)/2`` below -37, where ``ndtr`` returns 0 although the value
+    is still a subnormal number (``x`` is clamped at -40, beyond which it is 0 in float64)."""
+    special = _scipy_special()
+    t = np.clip(x, -40, _NDTR_TAIL)
+    tail = 0.5 * special.erfcx(-0.7071067811865476 * t) * np.exp(-0.5 * (t * t))
+    return np.where(x < _NDTR_TAIL, np.where(x < -40, 0 * tail, tail), special.ndtr(x))
+
+
+def _times_normal_cdf_kernel(a, u):
+    """``a*normal_cdf(u)`` accurate where the CDF is subnormal: ``(a*c*h)*h`` with ``h = exp(-u**2/4)``."""
+    special = _scipy_special()
+    t = np.clip(u, -40, _NDTR_TAIL)
+    h = np.exp(-0.25 * (t * t))
+    tail = ((a * (0.5 * special.erfcx(-0.7071067811865476 * t))) * h) * h
+    return np.where(u < _NDTR_TAIL, np.where(u < -40, 0 * tail, tail), a * special.ndtr(u))
+
+
+def _times_normal_cdf_scalar(a: float, u: float) -> float:
+    return float(_times_normal_cdf_kernel(np.float64(a), np.float64(u)))
+
+
+def _times_normal_pdf_kernel(a, u):
+    """``a*normal_pdf(u)`` with the factor ``exp(-u**2/2)`` split in two, so ``a`` meets it while normal.
+
+    ``|u|`` is capped at 60, where each half is already exactly 0 (``exp(-900)``), so an
+    infinite ``a`` still gives NaN there and the special-value guard supplies the limit.
+    """
+    t = np.minimum(np.abs(u), 60)
+    h = np.exp(-0.25 * (t * t))
+    return ((a * 0.3989422804014327) * h) * h
+
+
+def _times_normal_pdf_scalar(a: float, u: float) -> float:
+    t = min(abs(u), 60.0)
+    h = math.exp(-0.25 * (t * t))
+    return ((a * 0.3989422804014327) * h) * h
 
 
 def _normal_pdf_kernel(x):
@@ -367,6 +406,8 @@ NUMPY_KERNELS: dict[str, Callable] = {cls._kernel_name: cls._kernel for cls in P
 #: Kernels of SymPy's own functions whose textbook evaluation overflows (``cosh(710)``).
 NUMPY_KERNELS["mf_sech"] = _sech_kernel
 NUMPY_KERNELS["mf_times_sigmoid"] = _times_sigmoid_kernel
+NUMPY_KERNELS["mf_times_normal_cdf"] = _times_normal_cdf_kernel
+NUMPY_KERNELS["mf_times_normal_pdf"] = _times_normal_pdf_kernel
 NUMPY_KERNELS["mf_tanh_shrink"] = _tanh_shrink_kernel
 NUMPY_KERNELS["mf_sqrt_plus"] = _sqrt_plus_kernel
 
@@ -374,5 +415,7 @@ NUMPY_KERNELS["mf_sqrt_plus"] = _sqrt_plus_kernel
 SCALAR_KERNELS: dict[str, Callable] = {cls._kernel_name: cls._scalar_kernel for cls in PRIMITIVES.values()}
 SCALAR_KERNELS["mf_sech"] = _sech_scalar
 SCALAR_KERNELS["mf_times_sigmoid"] = _times_sigmoid_scalar
+SCALAR_KERNELS["mf_times_normal_cdf"] = _times_normal_cdf_scalar
+SCALAR_KERNELS["mf_times_normal_pdf"] = _times_normal_pdf_scalar
 SCALAR_KERNELS["mf_tanh_shrink"] = _tanh_shrink_scalar
 SCALAR_KERNELS["mf_sqrt_plus"] = _sqrt_plus_scalar
