@@ -489,6 +489,8 @@ class _LazyLimit:
             return math.nan
         if limit.free_symbols or limit.has(sympy.nan, sympy.zoo, sympy.AccumBounds, sympy.Limit):
             return math.nan
+        if limit.is_extended_real is not True:  # e.g. sqrt(x) at -oo: no real limit
+            return math.nan
         return float(limit)
 
 

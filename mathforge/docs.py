@@ -15,6 +15,8 @@ from .forge import MathForge
 
 #: The README markers between which the generated catalog table stands.
 BEGIN, END = "<!-- catalog-table:begin -->", "<!-- catalog-table:end -->"
+#: The README markers of the favourites comparison (the table ``mathforge tour`` prints).
+FAVOURITES_BEGIN, FAVOURITES_END = "<!-- favourites-table:begin -->", "<!-- favourites-table:end -->"
 
 
 def _cell(text: str) -> str:
@@ -35,7 +37,30 @@ def catalog_table(forge: MathForge, category: str = "activation") -> str:
     return "\n".join(lines)
 
 
-def replace_between_markers(text: str, table: str) -> str:
-    """``text`` with the part between :data:`BEGIN` and :data:`END` replaced by ``table``."""
-    start, stop = text.index(BEGIN) + len(BEGIN), text.index(END)
+def favourites_table(forge: MathForge) -> str:
+    """The tour's comparison of the common favourites as a Markdown table (computed, not typed)."""
+    from .tour import favourites_table as table_of
+
+    table = table_of(forge)
+    cells = [[_cell(c) for c in table.columns]] + [[_cell(_format(row[c])) for c in table.columns]
+                                                 for row in table.rows]
+    lines = ["| " + " | ".join(cells[0]) + " |", "|" + "---|" * len(cells[0])]
+    return "\n".join(lines + ["| " + " | ".join(line) + " |" for line in cells[1:]])
+
+
+def _format(value: object) -> str:
+    from .table import _format as format_cell
+
+    return format_cell(value)
+
+
+def replace_between_markers(text: str, table: str, begin: str = BEGIN, end: str = END) -> str:
+    """``text`` with the part between ``begin`` and ``end`` replaced by ``table``."""
+    start, stop = text.index(begin) + len(begin), text.index(end)
     return text[:start] + "\n" + table + "\n" + text[stop:]
+
+
+def update_readme_text(text: str, forge: MathForge) -> str:
+    """The README with both generated tables brought up to date."""
+    text = replace_between_markers(text, catalog_table(forge))
+    return replace_between_markers(text, favourites_table(forge), FAVOURITES_BEGIN, FAVOURITES_END)

@@ -389,6 +389,28 @@ class Expression:
         finite = (-shifted(2) + 8 * shifted(1) - 8 * shifted(-1) + shifted(-2)) / (12 * h)
         return float(np.max(np.abs(finite - exact) / np.maximum(1.0, np.abs(exact))))
 
+    # --- learning aids ---------------------------------------------------------------------
+
+    def properties(self):
+        """Properties computed from the formula: range, monotonic, smoothness, max |f'|, ...
+
+        Returns:
+            A :class:`mathforge.properties.Properties` (``to_dict()`` for JSON).
+        """
+        from .properties import compute_properties
+
+        return compute_properties(self)
+
+    def plot(self, x_range: tuple[float, float] = (-5.0, 5.0), **options: Any):
+        """The function (blue) and its derivative (red) with kinks marked; needs ``mathforge[plot]``.
+
+        Returns:
+            The matplotlib Figure (save it with :func:`mathforge.plotting.save_figure`).
+        """
+        from .plotting import plot_expression
+
+        return plot_expression(self, x_range, **options)
+
     # --- forms --------------------------------------------------------------------------
 
     def simplify(self) -> Expression:

@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import sympy
 
-from .catalog import EntrySpec, build_expression, builtin_registry_path, load_pack
+from .catalog import EntrySpec, build_expression, builtin_registry_path, load_entry, load_pack
 from .errors import FormulaError, MathforgeError, RegistryError, UnknownNameError
 from .explain import LEVELS, explain_expression
 from .expression import Expression
@@ -82,6 +83,42 @@ class MathForge:
             trial._build(name)
         self._specs, self._built, self._aliases = trial._specs, trial._built, trial._aliases
         return sorted(specs)
+
+    def check_pack(self, path: str | os.PathLike[str]) -> tuple[int, list[str]]:
+        """Validate a user pack against this forge without changing it; report every problem.
+
+        Unlike :meth:`load`, which stops at the first error, this collects all of them
+        (schema, formula, names or aliases already taken), each naming file, entry and field.
+
+        Returns:
+            The number of entries read and the list of problems (empty if the pack is good).
+        """
+        root = Path(path)
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*.yaml") if p.is_file()) \
+            if root.is_dir() else []
+        if not files:
+            reason = f"no catalog file or folder at {root}" if not root.exists() else f"no *.yaml files in {root}"
+            return 0, [str(RegistryError(reason))]
+        trial = MathForge(builtin=False)
+        trial._specs, trial._built, trial._aliases = dict(self._specs), dict(self._built), dict(self._aliases)
+        problems: list[str] = []
+        specs = []
+        for file in files:
+            try:
+                spec = load_entry(file)
+                trial._add_specs({spec.name: spec})  # entries of the pack may call each other
+            except RegistryError as exc:
+                problems.append(str(exc))
+                continue
+            specs.append(spec)
+        for spec in specs:
+            try:
+                build_expression(spec, functions=_CatalogCalls(trial, exclude=spec.name))
+            except RegistryError as exc:
+                problems.append(str(exc))
+            except (MathforgeError, LookupError, TypeError, ValueError) as exc:
+                problems.append(str(RegistryError(str(exc), source=spec.source, entry=spec.name, field="formula")))
+        return len(specs), problems
 
     def _add_specs(self, specs: Mapping[str, EntrySpec]) -> None:
         for spec in specs.values():
@@ -335,16 +372,24 @@ class MathForge:
             raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
         return explain_expression(self.get(name), level, aliases=self.aliases(name))
 
-    def compare(self, names: Sequence[str], at: Sequence[float] = (-2.0, -1.0, 0.0, 1.0, 2.0)) -> ComparisonTable:
-        """A table of values and derivatives of several entries at the points ``at``.
+    def compare(self, names: Sequence[str], at: Sequence[float] = (-2.0, -1.0, 0.0, 1.0, 2.0), *,
+                cost: bool = True) -> ComparisonTable:
+        """A table of values and derivatives at ``at``, computed properties and measured cost.
 
         Examples:
-            >>> print(MathForge().compare(["relu", "tanh"], at=[-1.0, 1.0]))  # doctest: +NORMALIZE_WHITESPACE
-            name  f(-1)    f(1)    f'(-1)  f'(1)   range
-            relu  0        1       0       1       [0, oo)
-            tanh  -0.7616  0.7616  0.42    0.42    (-1, 1)
+            >>> table = MathForge().compare(["relu", "tanh"], at=[-1.0, 1.0], cost=False)
+            >>> print(table)  # doctest: +NORMALIZE_WHITESPACE
+            name  f(-1)    f(1)    f'(-1)  f'(1)  range    monotonic  zero-centred  smoothness  max |f'|  |f'(-10)|  |f'(10)|
+            relu  0        1       0       1      [0, oo)  yes        no            C0          1         0          1
+            tanh  -0.7616  0.7616  0.42    0.42   (-1, 1)  yes        yes           Cinf        1         8.245e-09  8.245e-09
         """
-        return compare_expressions([self.get(n) for n in names], at)
+        return compare_expressions([self.get(n) for n in names], at, cost=cost)
+
+    def plot(self, names: Sequence[str], x_range: tuple[float, float] = (-5.0, 5.0), *, derivative: bool = False):
+        """Overlay several entries on one figure (derivatives below if asked); needs ``mathforge[plot]``."""
+        from .plotting import plot_many
+
+        return plot_many([self.get(n) for n in names], x_range, derivative=derivative)
 
     @staticmethod
     def symbol(name: str) -> sympy.Symbol:

@@ -8,7 +8,9 @@ Examples:
 
 from __future__ import annotations
 
+import os
 import textwrap
+from pathlib import Path
 
 import numpy as np
 
@@ -16,11 +18,22 @@ from .forge import MathForge
 from .table import ComparisonTable
 
 TOUR_POINTS = (-2.0, -1.0, 0.0, 1.0, 2.0)
+FAVOURITES = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "swish", "gelu", "softplus")
+
+#: (rule, entries, (metadata field, words that field must contain)) — checked against the catalog.
+RULES = (
+    ("hidden layers: start with relu", ("relu",), ("best_for", "hidden")),
+    ("dead neurons: leaky_relu or elu", ("leaky_relu", "elu"), ("pros", "die")),
+    ("deep fully-connected nets: selu with LeCun-normal init", ("selu",), ("initialization", "lecun")),
+    ("binary output: sigmoid", ("sigmoid",), ("best_for", "binary")),
+    ("multi-class output: softmax", ("softmax",), ("best_for", "multi-class")),
+    ("transformers: gelu", ("gelu",), ("best_for", "transformer")),
+)
 GRADIENT_EXAMPLES = ("relu", "sigmoid", "tanh", "swish")
 
 
-def tour_text(forge: MathForge | None = None) -> str:
-    """The whole tour as text."""
+def tour_text(forge: MathForge | None = None, plot_dir: str | os.PathLike[str] | None = None) -> str:
+    """The whole tour as text; with ``plot_dir``, also write the favourites' plots there (PNG)."""
     forge = forge or MathForge()
     everything = forge.list_all(category="activation")
     names = [n for n in everything if forge.get(n).kind == "elementwise"]
@@ -73,8 +86,76 @@ def tour_text(forge: MathForge | None = None) -> str:
         say(f"   softmax(x)_j = {softmax.symbolic_expr}")
         say(f"   softmax([1000, 0, -1000]) = {softmax.eval(logits)}; Jacobian: {softmax.jacobian()}\n")
 
+    say("7. The common favourites compared (every cell computed from the formula):")
+    say(_indent(str(favourites_table(forge))) + "\n")
+
+    sigmoid_factor = forge.get("sigmoid").properties().vanishing_factor
+    relu_factor = forge.get("relu").properties().vanishing_factor
+    say("8. Vanishing gradients: backpropagation multiplies one f' per layer. The best case over")
+    say(f"   10 layers is max|f'|**10: sigmoid {sigmoid_factor:.2g} (max|f'| = 1/4 at 0), "
+        f"relu {relu_factor:g}.")
+    say("   That is why deep networks moved from sigmoid to the ReLU family.\n")
+
+    say("9. Rules of thumb, each pointing at the catalog text that supports it:")
+    for rule, names, evidence in rules_of_thumb(forge):
+        say(f"   - {rule}: {', '.join(names)}")
+        for name, text in evidence:
+            say(f"       {name}: {text}")
+    if plot_dir is not None:
+        say("")
+        for path in write_plots(forge, plot_dir):
+            say(f"   wrote {path}")
+    say("")
+
     say("Next: `mathforge list`, `mathforge show gelu`, and the README for the Python API.")
     return "\n".join(out)
+
+
+def favourites_table(forge: MathForge) -> ComparisonTable:
+    """Range, shape and gradient facts of the common favourites, computed from their formulas."""
+    columns = ("name", "range", "zero-centred", "monotonic", "smoothness", "max |f'|", "10-layer factor")
+    rows = []
+    for name in FAVOURITES:
+        p = forge.get(name).properties()
+        rows.append({"name": name, "range": p.range, "zero-centred": _yes(p.zero_centered),
+                     "monotonic": _yes(p.monotonic), "smoothness": p.smoothness,
+                     "max |f'|": p.max_abs_gradient, "10-layer factor": p.vanishing_factor})
+    return ComparisonTable(columns, tuple(rows))
+
+
+def rules_of_thumb(forge: MathForge) -> list[tuple[str, tuple[str, ...], list[tuple[str, str]]]]:
+    """Each rule with the catalog text that supports it; a rule the catalog does not support is an error.
+
+    Raises:
+        ValueError: An entry's metadata does not say what the rule claims.
+    """
+    result = []
+    for rule, names, (field, words) in RULES:
+        evidence = []
+        for name in names:
+            value = forge.metadata(name).get(field, "")
+            texts = list(value) if isinstance(value, tuple) else [str(value)]
+            match = next((text for text in texts if words in text.lower()), None)
+            if match is None:
+                raise ValueError(f"rule {rule!r}: {name}'s {field} does not mention {words!r}")
+            evidence.append((name, f"{field}: {match}"))
+        result.append((rule, names, evidence))
+    return result
+
+
+def write_plots(forge: MathForge, directory: str | os.PathLike[str]) -> list[Path]:
+    """Plots of the favourites (function and derivative) and one overlay, as PNG files."""
+    from .plotting import save_figure
+
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [save_figure(forge.get(name).plot(), folder / f"{name}.png") for name in FAVOURITES]
+    paths.append(save_figure(forge.plot(list(FAVOURITES)), folder / "favourites.png"))
+    return [Path(p) for p in paths]
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
 
 
 def _indent(text: str, prefix: str = "   ") -> str:

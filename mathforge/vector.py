@@ -262,6 +262,14 @@ class VectorExpression:
             raise TypeError(f"{self.name} has no parameters; got {sorted(values)}")
         return self
 
+    def properties(self) -> None:
+        """Elementwise properties (range, monotonic, ...) do not apply to a vector-valued entry."""
+        raise TypeError(f"{self.name} is vector-valued: its properties are described in its metadata")
+
+    def plot(self, *args: Any, **kwargs: Any) -> None:
+        """Vector-valued entries are not drawn as curves."""
+        raise TypeError(f"{self.name} is vector-valued and is not plotted as a curve")
+
     def gradient(self, var: str | None = None) -> None:
         """Vector-valued entries have a Jacobian, not a gradient."""
         raise TypeError(f"{self.name} is vector-valued: use jacobian() for the symbolic Jacobian "

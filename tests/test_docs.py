@@ -3,16 +3,16 @@
 from pathlib import Path
 
 from mathforge import MathForge
-from mathforge.docs import BEGIN, END, catalog_table, replace_between_markers
+from mathforge.docs import BEGIN, END, FAVOURITES_BEGIN, FAVOURITES_END, catalog_table, update_readme_text
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def test_readme_catalog_table_is_generated_from_the_registry():
     text = README.read_text(encoding="utf-8")
-    assert BEGIN in text and END in text
-    assert replace_between_markers(text, catalog_table(MathForge())) == text, (
-        "README.md's catalog table is stale: run python scripts/update_readme.py")
+    assert BEGIN in text and END in text and FAVOURITES_BEGIN in text and FAVOURITES_END in text
+    assert update_readme_text(text, MathForge()) == text, (
+        "README.md's generated tables are stale: run python scripts/update_readme.py")
 
 
 def test_table_has_one_row_per_activation():

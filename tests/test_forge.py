@@ -138,8 +138,12 @@ def test_compare_table_has_data_and_renders(forge):
     assert rows["sigmoid"]["f(0)"] == 0.5 and rows["sigmoid"]["f'(0)"] == 0.25
     assert rows["relu"]["f'(0)"] == 0.0
     assert rows["tanh"]["f(1)"] == pytest.approx(math.tanh(1.0), rel=1e-15)
+    assert rows["sigmoid"]["max |f'|"] == pytest.approx(0.25, rel=1e-12)
+    assert rows["tanh"]["|f'(10)|"] == pytest.approx(1 / math.cosh(10) ** 2, rel=1e-12)
+    assert rows["relu"]["smoothness"] == "C0" and rows["tanh"]["zero-centred"] is True
+    assert all(r["ns/elem"] > 0 for r in table.rows)
     text = str(table)
-    assert text.splitlines()[0].split() == ["name", "f(-1)", "f(0)", "f(1)", "f'(-1)", "f'(0)", "f'(1)", "range"]
+    assert text.splitlines()[0].split()[:7] == ["name", "f(-1)", "f(0)", "f(1)", "f'(-1)", "f'(0)", "f'(1)"]
     assert len(text.splitlines()) == 4
     assert table.to_dict()["rows"][0]["name"] == "relu"
     assert "<table>" in table._repr_html_()
