@@ -27,14 +27,12 @@ import numbers
 import re
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ._version import __version__
-from .catalog import build_expression, load_entry
-from .errors import MathforgeError, RegistryError
+from .errors import MathforgeError
 from .explain import LEVELS
 from .forge import MathForge
 from .frozen import thaw

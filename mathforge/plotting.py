@@ -37,7 +37,6 @@ import os
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
-from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -121,17 +120,12 @@ def kink_points(expr: Any, lo: float, hi: float) -> list[float]:
     """
     _check_curve(expr)
     lo, hi = _check_range((lo, hi))
+    from .properties import switch_points  # one finder of candidate points for the library
+
     x = sympy.Symbol(expr.variables[0], real=True)
     f = _at_current_params(expr)
-    equations: list[sympy.Expr] = []
-    _collect_switches(f, x, equations)
-    candidates: list[float] = []
-    seen: set[sympy.Expr] = set()
-    for equation in equations:
-        if equation in seen or not equation.has(x):
-            continue
-        seen.add(equation)
-        candidates.extend(_roots(equation, x, lo, hi))
+    candidates = [float(p) + 0.0 for p in switch_points(f, x)]  # + 0.0 turns -0.0 into 0.0
+    candidates = [p for p in candidates if lo <= p <= hi]
     kinks: list[float] = []
     for point in sorted(candidates):
         if kinks and abs(point - kinks[-1]) <= 1e-9 * max(1.0, abs(point)):
@@ -150,64 +144,6 @@ def _at_current_params(expr: Any) -> sympy.Expr:
         value = float(value)
         values[sympy.Symbol(name, real=True)] = sympy.Rational(value) if math.isfinite(value) else sympy.sympify(value)
     return expr.symbolic_expr.xreplace(values)
-
-
-def _collect_switches(e: sympy.Basic, x: sympy.Symbol, out: list[sympy.Expr]) -> None:
-    """Append the expressions whose zeros may be kinks (see :func:`kink_points`)."""
-    if not e.has(x):
-        return
-    if isinstance(e, sympy.Piecewise):
-        for value, condition in e.args:
-            _collect_switches(value, x, out)
-            for relation in sorted(condition.atoms(sympy.core.relational.Relational), key=sympy.default_sort_key):
-                out.append(relation.lhs - relation.rhs)
-        return
-    if isinstance(e, _SWITCHES):
-        out.append(e.args[0])
-    elif isinstance(e, _EXTREMA):
-        out.extend(a - b for a, b in combinations(e.args, 2))
-    for arg in e.args:
-        _collect_switches(arg, x, out)
-
-
-def _roots(g: sympy.Expr, x: sympy.Symbol, lo: float, hi: float) -> list[float]:
-    """Real roots of ``g`` in ``[lo, hi]``: exact where SymPy solves it, else numeric."""
-    try:
-        solutions = sympy.solveset(g, x, domain=sympy.Interval(lo, hi))
-    except Exception:  # noqa: BLE001 - SymPy's solvers fail in assorted ways; bracket instead
-        solutions = None
-    if solutions is sympy.S.EmptySet:
-        return []
-    if isinstance(solutions, sympy.FiniteSet):
-        roots = []
-        for root in solutions:
-            try:
-                value = complex(sympy.N(root))
-            except TypeError:
-                continue
-            if abs(value.imag) <= 1e-12 * max(1.0, abs(value.real)) and lo <= value.real <= hi:
-                roots.append(value.real + 0.0)  # + 0.0 turns -0.0 into 0.0
-        return roots
-    return _numeric_roots(g, x, lo, hi)
-
-
-def _numeric_roots(g: sympy.Expr, x: sympy.Symbol, lo: float, hi: float, samples: int = 2001) -> list[float]:
-    """Sign changes of ``g`` on a grid, refined by ``brentq`` (the fallback of ``_roots``)."""
-    from scipy.optimize import brentq
-
-    try:
-        function = Expression(g, [str(x)], name="kink condition")
-        grid = np.linspace(lo, hi, samples)
-        with np.errstate(all="ignore"):
-            values = np.asarray(function.eval(grid), dtype=np.float64)
-    except Exception:  # noqa: BLE001 - a condition we cannot evaluate has no kinks we can find
-        return []
-    signs = np.where(np.isfinite(values), np.sign(values), np.nan)
-    roots = [float(grid[i]) for i in np.flatnonzero(signs == 0)]
-    for i in np.flatnonzero(signs[:-1] * signs[1:] < 0):
-        with np.errstate(all="ignore"):
-            roots.append(float(brentq(lambda t: function.eval(float(t)), grid[i], grid[i + 1], xtol=1e-14)))
-    return roots
 
 
 def _nudge(point: float, lo: float, hi: float) -> float:

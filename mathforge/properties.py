@@ -504,15 +504,30 @@ def _numeric_roots(s: sympy.Expr, var: sympy.Symbol, xs: np.ndarray) -> list[sym
     return roots
 
 
-def _breakpoints(f: sympy.Expr, var: sympy.Symbol) -> tuple[sympy.Expr, ...]:
-    """Exact points, sorted, where a branch of ``f``, ``f'``, ``f''`` or ``f'''`` may switch."""
+def switch_points(f: sympy.Expr, var: sympy.Symbol) -> tuple[sympy.Expr, ...]:
+    """Exact points, sorted, where a branch of ``f`` itself may switch (candidates for kinks).
+
+    The zeros of every relation in a ``Piecewise`` condition, of the arguments of ``Abs``,
+    ``sign`` and ``Heaviside``, and the ties of ``Max``/``Min`` arguments: solved exactly
+    where SymPy can, else bracketed on a sample and bisected exactly.
+
+    Examples:
+        >>> from mathforge import MathForge, symbol
+        >>> switch_points(MathForge().get("relu6").symbolic_expr, symbol("x"))
+        (0, 6)
+    """
+    return _breakpoints(f, var, orders=1)
+
+
+def _breakpoints(f: sympy.Expr, var: sympy.Symbol, orders: int = 4) -> tuple[sympy.Expr, ...]:
+    """Exact points, sorted, where a branch of ``f`` or of its derivatives below ``orders`` may switch."""
     switch_types = (sympy.Piecewise, sympy.Abs, sympy.sign, sympy.Heaviside, sympy.DiracDelta,
                     sympy.Max, sympy.Min)
     if not f.has(*switch_types):
         return ()
     switches: set[sympy.Expr] = set()
     derivative = f
-    for order in range(4):
+    for order in range(orders):
         if order:
             derivative = sympy.diff(derivative, var)
         switches.update(_switches(derivative, var))
