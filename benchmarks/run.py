@@ -366,7 +366,7 @@ def measure_naive(expr: mathforge.Expression, config: Config, x: float = X_VALUE
 def run_scalar_eval(forge: MathForge, config: Config, *, log: Callable[[str], None] | None = None) -> list[ScalarRow]:
     """Measure mathforge's scalar ``eval`` and the naive baseline for every elementwise entry."""
     rows = []
-    for name in forge.list_all():
+    for name in forge.list_all(category="activation"):
         if log:
             log(f"scalar eval: {name}")
         try:
@@ -933,7 +933,7 @@ from mathforge import MathForge
 MathForge().create("bench_warmup", "2*x + 1")  # parser and SymPy's one-time set-up, outside the timing
 x = np.linspace(-8, 8, 100)
 entries, errors = {}, {}
-for name in MathForge().list_all():
+for name in MathForge().list_all(category="activation"):
     forge = MathForge()
     row = {}
     try:

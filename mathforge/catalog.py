@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sympy
 import yaml
 
 from .constraints import Constraint
@@ -32,7 +33,7 @@ from .symbols import is_plain_identifier
 
 REQUIRED_KEYS = ("name", "category", "variables", "formula", "range", "description", "pros", "cons",
                  "best_for", "usage", "references")
-OPTIONAL_KEYS = ("aliases", "params", "frameworks", "notes", "initialization", "properties", "kind")
+OPTIONAL_KEYS = ("aliases", "params", "frameworks", "notes", "initialization", "properties", "kind", "reduction")
 #: Recommended weight initialisations.
 INITIALIZATIONS = ("he", "glorot", "lecun", "any")
 #: Property claims an entry may make; each is checked against the formula by the tests.
@@ -40,7 +41,9 @@ PROPERTY_KEYS = {"monotonic": bool, "bounded_below": bool, "bounded_above": bool
                  "smoothness": str, "self_gated": bool}
 SMOOTHNESS = ("C0", "C1", "C2", "Cinf", "discontinuous")
 #: ``elementwise`` (the default) or ``vector`` (softmax-like, along an axis).
-KINDS = ("elementwise", "vector")
+KINDS = ("elementwise", "vector", "classes")
+#: Reductions a loss may declare as its default.
+REDUCTIONS = ("mean", "sum", "none")
 PARAM_KEYS = {"default", "description", "constraint", "trainable"}
 REFERENCE_KEYS = {"title", "authors", "year", "url"}
 #: Keys of an entry that are metadata (everything but the executable parts).
@@ -164,6 +167,8 @@ def validate_entry(data: Any, *, source: str, expected_name: str | None = None) 
         raise fail(f"must be one of {', '.join(INITIALIZATIONS)}", "initialization")
     if "kind" in data and data["kind"] not in KINDS:
         raise fail(f"must be one of {', '.join(KINDS)}", "kind")
+    if "reduction" in data and data["reduction"] not in REDUCTIONS:
+        raise fail(f"must be one of {', '.join(REDUCTIONS)}", "reduction")
     if "properties" in data:
         _properties(data["properties"], fail)
     metadata = {key: data[key] for key in METADATA_KEYS if key in data}
@@ -185,12 +190,37 @@ def build_expression(spec: EntrySpec, functions: Mapping[str, CatalogFunction] |
 
     if spec.kind == "vector":
         return _build_vector(spec)
+    if spec.kind == "classes":
+        return _build_classes(spec)
     try:
         expr = parse_formula(spec.formula, spec.variables, spec.params, functions=functions)
     except FormulaError as exc:
         raise RegistryError(str(exc), source=spec.source, entry=spec.name, field="formula") from None
     return Expression(expr, spec.variables, spec.params, name=spec.name, category=spec.category,
-                      metadata=spec.metadata, constraints=spec.constraints)
+                      metadata=spec.metadata, constraints=spec.constraints, reduction=_default_reduction(spec))
+
+
+def _default_reduction(spec: EntrySpec) -> str | None:
+    """A loss reduces (``"mean"`` unless its entry says otherwise); other entries do not."""
+    declared = spec.raw.get("reduction")
+    return declared if declared is not None else ("mean" if spec.category == "loss" else None)
+
+
+def _build_classes(spec: EntrySpec):
+    """A ``kind: classes`` entry: ``cross_entropy(logits, target)`` over a class axis."""
+    from .vector import ClassCrossEntropy
+
+    called = []
+    try:
+        parse_formula(spec.formula, spec.variables, spec.params,
+                      functions={"cross_entropy": lambda args, keywords: called.append(args) or sympy.S.Zero})
+    except FormulaError as exc:
+        raise RegistryError(str(exc), source=spec.source, entry=spec.name, field="formula") from None
+    if len(called) != 1 or tuple(spec.variables) != ("logits", "target") or spec.params:
+        raise RegistryError("a classes entry's formula is cross_entropy(logits, target), with variables "
+                            "[logits, target] and no parameters", source=spec.source, entry=spec.name, field="formula")
+    return ClassCrossEntropy(name=spec.name, category=spec.category, metadata=spec.metadata,
+                             reduction=_default_reduction(spec) or "mean")
 
 
 def _build_vector(spec: EntrySpec):

@@ -246,13 +246,14 @@ def _computed_properties(expr: Any) -> dict[str, Any] | None:
 
 def _show(forge: MathForge, name: str, as_json: bool) -> None:
     expr = forge.get(name)
-    if expr.kind == "vector":
+    if expr.kind in ("vector", "classes"):
         _show_vector(forge, expr, name, as_json)
         return
     gradient = expr.gradient()
-    values = {f"{p:g}": expr.eval(p) for p in SHOW_POINTS}
-    slopes = {f"{p:g}": gradient.eval(p) for p in SHOW_POINTS}
-    props = _computed_properties(expr)
+    others = {v: (1.0 if v == "var" else 0.0) for v in expr.variables[1:]}  # a loss: along its first input
+    values = {f"{p:g}": expr.eval(p, **others) for p in SHOW_POINTS}
+    slopes = {f"{p:g}": gradient.eval(p, **others) for p in SHOW_POINTS}
+    props = _computed_properties(expr) if len(expr.variables) == 1 else None
     if as_json:
         _print_json({
             "name": expr.name, "category": expr.category, "aliases": forge.aliases(name),
@@ -263,6 +264,8 @@ def _show(forge: MathForge, name: str, as_json: bool) -> None:
         return
     print(forge.explain(name, level="advanced"))
     print()
+    if others:
+        print(f"Values along {expr.variables[0]}, with " + ", ".join(f"{k} = {v:g}" for k, v in others.items()) + ":")
     print("Values:      " + "  ".join(f"f({k})={v:.6g}" for k, v in values.items()))
     print("Derivative:  " + "  ".join(f"f'({k})={v:.6g}" for k, v in slopes.items()))
     if props is not None:
@@ -272,6 +275,13 @@ def _show(forge: MathForge, name: str, as_json: bool) -> None:
 
 
 def _show_vector(forge: MathForge, expr, name: str, as_json: bool) -> None:
+    if expr.kind == "classes":
+        logits, target = np.array([[2.0, 0.5, -1.0]]), np.array([0])
+        print(forge.explain(name, level="advanced"))
+        print()
+        print(f"Example:     {expr.name}(logits={logits.tolist()}, target={target.tolist()}) = "
+              f"{float(expr.eval(logits, target)):.6g}")
+        return
     example = np.array(SHOW_POINTS if expr.name != "glu" else SHOW_POINTS[:4])
     values = expr.eval(example)
     if as_json:

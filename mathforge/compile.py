@@ -174,7 +174,7 @@ class _OwnKernelsMixin:
 
     def _print_Function(self, expr):
         if isinstance(expr, _PRIMITIVE_TYPES):
-            return f"{type(expr)._kernel_name}({self._print(expr.args[0])})"
+            return f"{type(expr)._kernel_name}({', '.join(self._print(a) for a in expr.args)})"
         for function, name in _SCIPY_FUNCTIONS.items():
             if isinstance(expr, function):
                 self.scipy_names.add(name)
@@ -234,8 +234,20 @@ class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):
     def _print_Min(self, expr):
         return functools.reduce(lambda a, b: f"numpy.minimum({a}, {b})", [self._print(a) for a in expr.args])
 
+    def _print__StrictlyBelow(self, expr):
+        return f"mf_strictly_below({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+    def _print__StrictlyAbove(self, expr):
+        return f"mf_strictly_above({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
     def _print_Piecewise(self, expr):
         pieces = list(expr.args)
+        if not any(c.free_symbols & set(self.variables) for _, c in pieces if isinstance(c, sympy.Basic)):
+            # conditions on parameters only (scalars): a Python conditional computes one branch
+            code = self._print(pieces[-1][0]) if pieces[-1][1] is sympy.true else "numpy.nan"
+            for value, condition in reversed(pieces[:-1] if pieces[-1][1] is sympy.true else pieces):
+                code = f"(({self._print(value)}) if ({self._print(condition)}) else ({code}))"
+            return code
         earlier: list[sympy.Basic] = []
         printed = []
         for value, condition in pieces:
@@ -288,6 +300,34 @@ class _ScalarPrinter(_OwnKernelsMixin, _LiteralsMixin, PythonCodePrinter):
         return code
 
 
+class _StrictlyBelow(sympy.Function):
+    """``min(x, b')`` with ``b'`` the largest float of ``x``'s type below ``b`` (a strict bound).
+
+    Clamping onto ``b`` itself would evaluate a branch where it may be singular: the branch
+    ``log(1 - p)`` for ``p < 1`` is ``-inf`` at ``p = 1``.
+    """
+
+    nargs = 2
+
+
+class _StrictlyAbove(sympy.Function):
+    """``max(x, b')`` with ``b'`` the smallest float of ``x``'s type above ``b``."""
+
+    nargs = 2
+
+
+def _strictly_below(x, bound: float):
+    x = np.asarray(x)
+    kind = x.dtype.type if x.dtype.kind == "f" else np.float64
+    return np.minimum(x, np.nextafter(kind(bound), kind(-np.inf)))
+
+
+def _strictly_above(x, bound: float):
+    x = np.asarray(x)
+    kind = x.dtype.type if x.dtype.kind == "f" else np.float64
+    return np.maximum(x, np.nextafter(kind(bound), kind(np.inf)))
+
+
 def _needs_guard(value: sympy.Basic) -> bool:
     """Whether a Piecewise branch may overflow or be undefined outside its own domain."""
     if value.has(sympy.Function):
@@ -298,32 +338,62 @@ def _needs_guard(value: sympy.Basic) -> bool:
 def _clamped_to(value: sympy.Basic, domain: sympy.Basic, variables: Sequence[sympy.Symbol]) -> sympy.Basic:
     """``value`` with each variable clamped to the bounds that ``domain`` puts on it.
 
-    Only simple bounds (``x > b``, ``x <= b`` with ``b`` free of ``x``) are used; a branch
-    whose domain has none is returned unchanged.
+    A domain in one variable is reduced to an interval (``(p < 0.5) | (p < 1)`` is
+    ``p < 1``); otherwise only simple bounds (``x > b``, ``x <= b`` with ``b`` free of
+    ``x``) are used. A branch whose domain has none is returned unchanged.
     """
     if not _needs_guard(value):
         return value
-    atoms = domain.args if isinstance(domain, sympy.And) else (domain,)
     replacements = {}
     for var in variables:
         if var not in value.free_symbols:
             continue
+        bounds = _interval_bounds(domain, var)
+        if bounds is None:
+            bounds = _simple_bounds(domain, var)
         clamped = var
-        for atom in atoms:
-            if not isinstance(atom, sympy.core.relational.Relational):
-                continue
-            lhs, rhs, op = atom.lhs, atom.rhs, atom.rel_op
-            if rhs == var and var not in lhs.free_symbols:
-                lhs, rhs, op = rhs, lhs, {">": "<", ">=": "<=", "<": ">", "<=": ">="}[op]
-            if lhs != var or var in rhs.free_symbols:
-                continue
+        for op, rhs in bounds:
+            strict = op in (">", "<") and rhs.is_number
             if op in (">", ">="):
-                clamped = sympy.Max(clamped, rhs, evaluate=False)
-            elif op in ("<", "<="):
-                clamped = sympy.Min(clamped, rhs, evaluate=False)
+                clamped = _StrictlyAbove(clamped, rhs) if strict else sympy.Max(clamped, rhs, evaluate=False)
+            else:
+                clamped = _StrictlyBelow(clamped, rhs) if strict else sympy.Min(clamped, rhs, evaluate=False)
         if clamped is not var:
             replacements[var] = clamped
     return value.xreplace(replacements) if replacements else value
+
+
+def _interval_bounds(domain: sympy.Basic, var: sympy.Symbol) -> list[tuple[str, sympy.Basic]] | None:
+    """The bounds of a domain in ``var`` alone, if it is one interval; else ``None``."""
+    if not isinstance(domain, sympy.Basic) or domain.free_symbols != {var}:
+        return None
+    try:
+        interval = domain.as_set()
+    except (NotImplementedError, TypeError, ValueError):
+        return None
+    if not isinstance(interval, sympy.Interval):
+        return None
+    bounds = []
+    if interval.inf.is_finite:
+        bounds.append((">" if interval.left_open else ">=", interval.inf))
+    if interval.sup.is_finite:
+        bounds.append(("<" if interval.right_open else "<=", interval.sup))
+    return bounds
+
+
+def _simple_bounds(domain: sympy.Basic, var: sympy.Symbol) -> list[tuple[str, sympy.Basic]]:
+    """Bounds ``var op b`` (``b`` free of ``var``) among the conjuncts of ``domain``."""
+    atoms = domain.args if isinstance(domain, sympy.And) else (domain,)
+    bounds = []
+    for atom in atoms:
+        if not isinstance(atom, sympy.core.relational.Relational):
+            continue
+        lhs, rhs, op = atom.lhs, atom.rhs, atom.rel_op
+        if rhs == var and var not in lhs.free_symbols:
+            lhs, rhs, op = rhs, lhs, {">": "<", ">=": "<=", "<": ">", "<=": ">="}[op]
+        if lhs == var and var not in rhs.free_symbols and op in (">", ">=", "<", "<="):
+            bounds.append((op, rhs))
+    return bounds
 
 
 def _sign(x: float) -> float:
@@ -332,6 +402,7 @@ def _sign(x: float) -> float:
 
 def _namespace(scipy_names: set[str], scalar: bool = False) -> dict[str, object]:
     namespace: dict[str, object] = {"numpy": np, "math": math, "mf_sign": _sign,
+                                    "mf_strictly_below": _strictly_below, "mf_strictly_above": _strictly_above,
                                     **(SCALAR_KERNELS if scalar else NUMPY_KERNELS)}
     if scipy_names:
         import scipy.special  # deferred: ~0.2 s, paid only by kernels that need it
@@ -340,12 +411,15 @@ def _namespace(scipy_names: set[str], scalar: bool = False) -> dict[str, object]
     return namespace
 
 
-def _lambdify(expr: sympy.Basic, arguments: Sequence[sympy.Symbol]) -> tuple[Kernel, str]:
-    printer = _KernelPrinter(arguments)
+def _lambdify(expr: sympy.Basic, arguments: Sequence[sympy.Symbol],
+              variables: Sequence[sympy.Symbol] | None = None) -> tuple[Kernel, str]:
+    """Compile ``expr`` over ``arguments``; ``variables`` (default: all) are the array inputs."""
+    variables = tuple(arguments if variables is None else variables)
+    printer = _KernelPrinter(variables)
     folded = fold_constants(expr)
     source = printer.doprint(folded)  # first pass collects the SciPy names it needs
     function = lambdify(list(arguments), folded, modules=[_namespace(printer.scipy_names)],
-                        printer=_KernelPrinter(arguments), docstring_limit=0)
+                        printer=_KernelPrinter(variables), docstring_limit=0)
     return function, source
 
 
@@ -391,11 +465,11 @@ def compile_kernel(expr: sympy.Basic, variables: tuple[sympy.Symbol, ...], param
     if kernel is None:
         if probe_params is None:
             probe_params = (1.0,) * len(params)
-        core, _ = _lambdify(expr, key[1] + key[2])
+        core, _ = _lambdify(expr, key[1] + key[2], key[1])
         kernel = core
         if len(variables) == 1:
             kernel = _guard_special_values(expr, key[1][0], key[2], core, tuple(map(float, probe_params)))
-        if len(variables) == 1 and _overflows_benignly(core, tuple(map(float, probe_params))):
+        if _overflows_benignly(core, tuple(map(float, probe_params)), len(variables)):
             kernel = _ignoring_overflow(kernel)
         if kernel is core:
             kernel = functools.partial(core)  # an object of our own, to carry the scalar kernel
@@ -408,7 +482,7 @@ def compile_kernel(expr: sympy.Basic, variables: tuple[sympy.Symbol, ...], param
 
 def kernel_source(expr: sympy.Basic, variables: tuple[sympy.Symbol, ...], params: tuple[sympy.Symbol, ...] = ()) -> str:
     """The generated Python source of the kernel, for reading and debugging."""
-    printer = _KernelPrinter(variables + params)
+    printer = _KernelPrinter(variables)
     body = printer.doprint(fold_constants(expr))
     names = ", ".join(str(s) for s in variables + params)
     return f"def _lambdifygenerated({names}):\n    return {body}"
@@ -430,26 +504,28 @@ def _probe(core: Kernel, value: float, params: tuple[float, ...]) -> float | Non
 _HUGE = (1e300, -1e300, 1.7e308, -1.7e308)
 
 
-def _overflows_benignly(core: Kernel, params: tuple[float, ...]) -> bool:
+def _overflows_benignly(core: Kernel, params: tuple[float, ...], n_variables: int = 1) -> bool:
     """Whether an intermediate overflows to inf at huge inputs without spoiling the result.
 
     ``x*sigmoid(c*(x + 0.044715*x**3))`` overflows in ``x**3`` for ``|x| > 5.6e102``, yet
-    ``sigmoid(±inf)`` makes the result exact. Such a kernel runs with overflow ignored;
-    ``invalid`` and ``divide`` are still reported (they mean a NaN or a pole). Inputs at
-    which the kernel gives NaN are left to the special-value guard, which never passes them
-    to the kernel.
+    ``sigmoid(±inf)`` makes the result exact; ``exp(y_pred)`` at 1e4 is inf, correctly
+    rounded. Such a kernel runs with overflow ignored; ``invalid`` and ``divide`` are
+    still reported (they mean a NaN or a pole). Each variable is probed in turn (the others
+    at 0.5); probes at which the kernel gives NaN are left to the special-value guard.
     """
-    for value in _HUGE:
-        point = np.array([value])
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            result = np.asarray(core(point, *params), dtype=float)
-        if np.isnan(result).any():
-            continue
-        with np.errstate(over="raise", invalid="ignore", divide="ignore", under="ignore"):
-            try:
-                core(point, *params)
-            except FloatingPointError:
-                return True
+    for index in range(n_variables):
+        for value in _HUGE:
+            point = [np.array([0.5])] * n_variables
+            point[index] = np.array([value])
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+                result = np.asarray(core(*point, *params), dtype=float)
+            if np.isnan(result).any():
+                continue
+            with np.errstate(over="raise", invalid="ignore", divide="ignore", under="ignore"):
+                try:
+                    core(*point, *params)
+                except FloatingPointError:
+                    return True
     return False
 
 

@@ -15,6 +15,8 @@ from .forge import MathForge
 
 #: The README markers between which the generated catalog table stands.
 BEGIN, END = "<!-- catalog-table:begin -->", "<!-- catalog-table:end -->"
+#: The README markers of the loss table.
+LOSSES_BEGIN, LOSSES_END = "<!-- loss-table:begin -->", "<!-- loss-table:end -->"
 #: The README markers of the favourites comparison (the table ``mathforge tour`` prints).
 FAVOURITES_BEGIN, FAVOURITES_END = "<!-- favourites-table:begin -->", "<!-- favourites-table:end -->"
 
@@ -31,6 +33,8 @@ def catalog_table(forge: MathForge, category: str = "activation") -> str:
         formula = str(entry.symbolic_expr)
         if entry.kind == "vector":
             formula = f"{name}(x)_j = {formula}"
+        elif entry.kind == "classes":
+            formula = f"{name}(x, y) = {formula}"
         aliases = ", ".join(forge.aliases(name)) or "—"
         lines.append(f"| {name} | {_cell(aliases)} | `{_cell(formula)}` | `{_cell(entry.metadata['range'])}` "
                      f"| {_cell(entry.metadata['best_for'])} |")
@@ -63,4 +67,5 @@ def replace_between_markers(text: str, table: str, begin: str = BEGIN, end: str 
 def update_readme_text(text: str, forge: MathForge) -> str:
     """The README with both generated tables brought up to date."""
     text = replace_between_markers(text, catalog_table(forge))
+    text = replace_between_markers(text, catalog_table(forge, "loss"), LOSSES_BEGIN, LOSSES_END)
     return replace_between_markers(text, favourites_table(forge), FAVOURITES_BEGIN, FAVOURITES_END)

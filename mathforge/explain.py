@@ -32,6 +32,8 @@ def explain_expression(expr: Any, level: str, aliases: Sequence[str] = ()) -> st
     if level in ("intermediate", "advanced"):
         if expr.kind == "vector":
             lines += ["", f"Jacobian: d y_j / d x_k = {expr.jacobian()}"]
+        elif expr.kind == "classes":
+            lines += ["", f"Gradient by logit k: {expr.gradient()}"]
         else:
             lines += ["", f"Derivative: f'({args}) = {expr.gradient().symbolic_expr}"]
         lines.append(f"Range: {meta.get('range', 'unknown')}")

@@ -77,12 +77,13 @@ class Expression:
     """
 
     __slots__ = ("_expr", "_variables", "_symbols", "_params", "_param_values", "name", "category",
-                 "_metadata", "_constraints", "_kernel")
+                 "_metadata", "_constraints", "_kernel", "_reduction")
 
     def __init__(self, expr: sympy.Basic, variables: Iterable[str], params: Mapping[str, float] | None = None,
                  *, name: str = "expression", category: str = "custom",
                  metadata: Mapping[str, Any] | None = None,
-                 constraints: Mapping[str, str | Constraint] | None = None) -> None:
+                 constraints: Mapping[str, str | Constraint] | None = None,
+                 reduction: str | None = None) -> None:
         expr = sympy.sympify(expr) if isinstance(expr, numbers.Number) else expr
         if not isinstance(expr, sympy.Expr):
             raise TypeError(f"an Expression needs a SymPy expression, not {type(expr).__name__}")
@@ -109,6 +110,7 @@ class Expression:
         set_(self, "_constraints", MappingProxyType({
             k: c if isinstance(c, Constraint) else Constraint.parse(c) for k, c in (constraints or {}).items()}))
         set_(self, "_kernel", None)
+        set_(self, "_reduction", _check_reduction(reduction, name) if reduction is not None else None)
         for key, constraint in self._constraints.items():
             if key in params:
                 constraint.check(key, params[key], params)
@@ -135,6 +137,11 @@ class Expression:
     def params(self) -> Mapping[str, float]:
         """Parameter names and current values (read-only)."""
         return self._params
+
+    @property
+    def reduction(self) -> str | None:
+        """The default reduction of a loss (``"mean"``, ``"sum"``, ``"none"``); ``None`` if it has none."""
+        return self._reduction
 
     @property
     def trainable(self) -> tuple[str, ...]:
@@ -180,7 +187,8 @@ class Expression:
     def _replace(self, expr: sympy.Basic | None = None, **changes: Any) -> Expression:
         """A copy with some fields changed (the one place new Expressions are derived)."""
         fields = {"variables": self._variables, "params": self._params, "name": self.name,
-                  "category": self.category, "metadata": self._metadata, "constraints": self._constraints}
+                  "category": self.category, "metadata": self._metadata, "constraints": self._constraints,
+                  "reduction": self._reduction}
         fields.update(changes)
         return Expression(self._expr if expr is None else expr, **fields)
 
@@ -215,6 +223,10 @@ class Expression:
                 real-valued numeric data.
             ParameterError: A parameter override violates its constraint.
         """
+        reduction = self._reduction
+        if kwargs and "reduction" in kwargs and reduction is not None:
+            kwargs = dict(kwargs)
+            reduction = _check_reduction(kwargs.pop("reduction"), self.name)
         if kwargs or len(args) != len(self._variables):
             args, params = self._bind(args, kwargs)
         else:
@@ -244,6 +256,8 @@ class Expression:
             return float(kernel(*values, *params))
         result = kernel(*values, *params)
         output = _as_output_array(result, values)
+        if reduction in ("mean", "sum"):
+            return output.mean() if reduction == "mean" else output.sum()  # a NumPy scalar, dtype kept
         if output.ndim == 0 and all(type(v) in (float, int) or isinstance(v, np.generic) for v in args):
             return output[()]  # NumPy scalars in, a NumPy scalar of the same dtype out
         return output
@@ -344,7 +358,7 @@ class Expression:
             <Expression dswish/dx(x) = x*sigmoid(-x)*sigmoid(x) + sigmoid(x)>
         """
         target = self._symbol_for(var)
-        return self._replace(stabilize(sympy.diff(self._expr, target)), name=f"d{self.name}/d{target}",
+        return self._replace(stabilize(sympy.diff(self._expr, target)), name=f"d{self.name}/d{target}", reduction=None,
                              metadata={"derivative_of": self.name, "with_respect_to": str(target)})
 
     def derivative(self, n: int = 1, var: str | sympy.Symbol | None = None) -> Expression:
@@ -358,7 +372,7 @@ class Expression:
         expr = self._expr
         for _ in range(int(n)):  # one order at a time, so every step is stabilised
             expr = stabilize(sympy.diff(expr, target))
-        return self._replace(expr, name=f"d{suffix}{self.name}/d{target}{suffix}",
+        return self._replace(expr, name=f"d{suffix}{self.name}/d{target}{suffix}", reduction=None,
                              metadata={"derivative_of": self.name, "with_respect_to": str(target), "order": int(n)})
 
     def check_gradient(self, var: str | sympy.Symbol | None = None,
@@ -379,12 +393,13 @@ class Expression:
         base = dict(self._params)
         exact = np.broadcast_to(self.gradient(name).eval(**inputs), grid.shape)
         h = 1e-3 * np.maximum(1.0, np.abs(grid))
+        pointwise = {"reduction": "none"} if self._reduction is not None else {}  # a loss: no mean
 
         def shifted(k: float) -> np.ndarray:
             if name in self._params:  # a parameter: shift it per point
                 return np.array([self.eval(**{v: g for v in self._variables}, **{name: base[name] + k * s})
                                  for g, s in zip(grid, h)])
-            return np.asarray(self.eval(**{**inputs, name: grid + k * h}))
+            return np.asarray(self.eval(**{**inputs, name: grid + k * h}, **pointwise))
 
         finite = (-shifted(2) + 8 * shifted(1) - 8 * shifted(-1) + shifted(-2)) / (12 * h)
         return float(np.max(np.abs(finite - exact) / np.maximum(1.0, np.abs(exact))))
@@ -475,12 +490,18 @@ class Expression:
         shown = ", ".join(str(mapping.get(v, v)) if not isinstance(mapping.get(v), Expression)
                           else mapping[v].name for v in self._variables)
         return Expression(expr, variables, params, name=f"{self.name}({shown})", category=self.category,
-                          constraints={k: c for k, c in constraints.items() if k in params})
+                          constraints={k: c for k, c in constraints.items() if k in params},
+                          reduction=self._reduction)
 
     # --- arithmetic: one helper for every operator ----------------------------------------
 
     def _combine(self, other: Any, op: Callable[[Any, Any], Any], symbol_text: str, reflected: bool) -> Expression:
         if isinstance(other, Expression):
+            if self._variables and other._variables and set(self._variables) != set(other._variables):
+                raise TypeError(f"cannot combine {self.name}({', '.join(self._variables)}) with "
+                                f"{other.name}({', '.join(other._variables)}): their inputs differ; map one onto "
+                                f"the other's inputs first, e.g. {other.name}({', '.join(f'{v}=...' for v in other._variables)}) "
+                                "with symbolic arguments")
             params = _merge_params(self._params, other._params, self.name, other.name)
             constraints = {**self._constraints, **other._constraints}
             other_expr, other_name, other_vars = other._expr, other.name, other._variables
@@ -500,7 +521,8 @@ class Expression:
         variables = list(dict.fromkeys((*first, *second)))
         return Expression(op(left, right), variables, params, name=f"({left_name} {symbol_text} {right_name})",
                           category=self.category if self.category == getattr(other, "category", self.category)
-                          else "custom", constraints=constraints)
+                          else "custom", constraints=constraints,
+                          reduction=self._reduction or getattr(other, "_reduction", None))
 
     def __neg__(self) -> Expression:
         return self._replace(-self._expr, name=f"-{self.name}", metadata={})
@@ -526,6 +548,16 @@ for _op, _text in ((operator.add, "+"), (operator.sub, "-"), (operator.mul, "*")
 
 
 # --- helpers --------------------------------------------------------------------------------
+
+
+#: The reductions a loss accepts.
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction: Any, name: str) -> str:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be one of {', '.join(map(repr, REDUCTIONS))}, not {reduction!r}")
+    return reduction
 
 
 def _latex_name(name: str) -> str:

@@ -173,7 +173,7 @@ class MathForge:
 
     def create(self, name: str, formula: str, *, variables: Sequence[str] | None = None,
                params: Mapping[str, float] | None = None, category: str = "custom", overwrite: bool = False,
-               **metadata: Any) -> Expression:
+               reduction: str | None = None, **metadata: Any) -> Expression:
         """Parse ``formula`` safely, build an Expression and register it as ``name``.
 
         Catalog names may be called in the formula (``"x*sigmoid(2*x)"``,
@@ -188,6 +188,7 @@ class MathForge:
             params: Parameter names and defaults.
             category: The category to file it under.
             overwrite: Replace an existing entry of that name.
+            reduction: A loss's default reduction (``"mean"`` for category ``"loss"``).
             **metadata: description, pros, cons, ...
 
         Returns:
@@ -215,7 +216,8 @@ class MathForge:
                                     entry=name, field="params")
             params.setdefault(key, value)
         expr = Expression(parsed.expr, declared, params, name=name, category=category, metadata=metadata,
-                          constraints=calls.introduced_constraints)
+                          constraints=calls.introduced_constraints,
+                          reduction=reduction if reduction is not None else ("mean" if category == "loss" else None))
         return self.register(expr, name, overwrite=overwrite)
 
     def compose(self, formula: str, name: str | None = None) -> Expression:
@@ -248,8 +250,10 @@ class MathForge:
         free = sorted(str(s) for s in parsed.expr.free_symbols if str(s) not in params and str(s) not in variables)
         if free:
             raise FormulaError(formula, f"names {free} are not variables of the entries used")
-        return Expression(parsed.expr, variables, params, name=name or formula.strip(), category="custom",
-                          constraints=constraints)
+        losses = bool(values.used) and all(entry.category == "loss" for entry in values.used)
+        return Expression(parsed.expr, variables, params, name=name or formula.strip(),
+                          category="loss" if losses else "custom", constraints=constraints,
+                          reduction="mean" if losses else None)
 
     # --- looking up ---------------------------------------------------------------------------
 

@@ -299,6 +299,19 @@ class softplus(sympy.Function):  # noqa: N801
         return body if exp is None else r"%s^{%s}" % (body, exp)
 
 
+def _even_function_value(cls, arg, at_zero: sympy.Expr, at_infinity: sympy.Expr) -> sympy.Expr | None:
+    """An even function's value at ``0``, ``±oo`` and ``nan``; ``f(-u)`` becomes ``f(u)``."""
+    if arg is sympy.S.Zero:
+        return at_zero
+    if arg in (sympy.S.Infinity, sympy.S.NegativeInfinity):
+        return at_infinity
+    if arg is sympy.S.NaN:
+        return sympy.S.NaN
+    if arg.could_extract_minus_sign():
+        return cls(-arg)
+    return None
+
+
 class normal_pdf(sympy.Function):  # noqa: N801
     r"""The standard normal density :math:`\phi(x) = e^{-x^2/2}/\sqrt{2\pi}`."""
 
@@ -308,15 +321,7 @@ class normal_pdf(sympy.Function):  # noqa: N801
 
     @classmethod
     def eval(cls, arg):
-        if arg is sympy.S.Zero:
-            return 1 / sympy.sqrt(2 * sympy.pi)
-        if arg in (sympy.S.Infinity, sympy.S.NegativeInfinity):
-            return sympy.S.Zero
-        if arg is sympy.S.NaN:
-            return sympy.S.NaN
-        if arg.could_extract_minus_sign():
-            return cls(-arg)
-        return None
+        return _even_function_value(cls, arg, at_zero=1 / sympy.sqrt(2 * sympy.pi), at_infinity=sympy.S.Zero)
 
     def fdiff(self, argindex=1):
         if argindex != 1:
@@ -419,3 +424,167 @@ SCALAR_KERNELS["mf_times_normal_cdf"] = _times_normal_cdf_scalar
 SCALAR_KERNELS["mf_times_normal_pdf"] = _times_normal_pdf_scalar
 SCALAR_KERNELS["mf_tanh_shrink"] = _tanh_shrink_scalar
 SCALAR_KERNELS["mf_sqrt_plus"] = _sqrt_plus_scalar
+
+
+# --- primitives for losses -----------------------------------------------------------------
+
+
+def _log_cosh_kernel(x):
+    """``log(cosh(x))`` without overflow (``|x| + log1p(exp(-2|x|)) - log 2`` for ``|x| >= 1``)
+    and without cancellation near 0 (``log1p(2*sinh(x/2)**2)``, ``x`` clamped to the branch)."""
+    a = np.abs(x)
+    small = np.minimum(a, 1)
+    s = np.sinh(0.5 * small)
+    return np.where(a < 1, np.log1p(2 * (s * s)), a + np.log1p(np.exp(-2 * a)) - 0.6931471805599453)
+
+
+def _log_cosh_scalar(x: float) -> float:
+    a = abs(x)
+    if a < 1:
+        s = math.sinh(0.5 * a)
+        return math.log1p(2 * s * s)
+    return a + math.log1p(math.exp(-2 * a)) - 0.6931471805599453
+
+
+class log_cosh(sympy.Function):  # noqa: N801
+    r"""``log(cosh(x))``: about ``x**2/2`` near 0 and ``|x| - log 2`` far out; derivative ``tanh``."""
+
+    _kernel_name = "mf_log_cosh"
+    _kernel = staticmethod(_log_cosh_kernel)
+    _scalar_kernel = staticmethod(_log_cosh_scalar)
+
+    @classmethod
+    def eval(cls, arg):
+        return _even_function_value(cls, arg, at_zero=sympy.S.Zero, at_infinity=sympy.S.Infinity)
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        return sympy.tanh(self.args[0])
+
+    def _eval_rewrite_as_exp(self, arg, **kwargs):
+        return sympy.log((sympy.exp(arg) + sympy.exp(-arg)) / 2)
+
+    _eval_rewrite_as_tractable = _eval_rewrite_as_exp
+
+    def _eval_evalf(self, prec):
+        return sympy.log(sympy.cosh(self.args[0]))._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _latex(self, printer, exp=None):
+        body = r"\log\cosh\left(%s\right)" % printer._print(self.args[0])
+        return body if exp is None else r"\left(%s\right)^{%s}" % (body, exp)
+
+
+def _xlogy_kernel(x, y):
+    """``x*log(y)`` with ``0*log(0) = 0`` (SciPy's ``xlogy``)."""
+    return _scipy_special().xlogy(x, y)
+
+
+def _xlogy_scalar(x: float, y: float) -> float:
+    if x == 0 and y == y:
+        return 0.0
+    return x * math.log(y)
+
+
+class xlogy(sympy.Function):  # noqa: N801
+    r"""``x*log(y)``, defined as 0 where ``x = 0`` (so ``0*log(0) = 0``, as KL divergence needs)."""
+
+    _kernel_name = "mf_xlogy"
+    _kernel = staticmethod(_xlogy_kernel)
+    _scalar_kernel = staticmethod(_xlogy_scalar)
+    nargs = 2
+
+    @classmethod
+    def eval(cls, x, y):
+        if x is sympy.S.Zero:
+            return sympy.S.Zero
+        return None
+
+    def fdiff(self, argindex=1):
+        x, y = self.args
+        if argindex == 1:
+            return sympy.log(y)
+        if argindex == 2:
+            return xdivy(x, y)
+        raise ArgumentIndexError(self, argindex)
+
+    def _eval_rewrite_as_log(self, x, y, **kwargs):
+        return x * sympy.log(y)
+
+    def _eval_evalf(self, prec):
+        x, y = self.args
+        if x.is_zero:
+            return sympy.Float(0, prec)
+        return (x * sympy.log(y))._eval_evalf(prec)
+
+    def _latex(self, printer, exp=None):
+        x, y = (printer._print(a) for a in self.args)
+        body = r"%s \log\left(%s\right)" % (x, y)
+        return body if exp is None else r"\left(%s\right)^{%s}" % (body, exp)
+
+
+def _xdivy_kernel(x, y):
+    """``x/y`` with ``0/y = 0`` for every ``y`` but NaN; a quotient beyond the float range is ``±inf``."""
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        quotient = np.divide(x, y)
+    zero = (np.asarray(x) == 0) & ~np.isnan(y)
+    if np.ndim(quotient) == 0:
+        return quotient.dtype.type(0) if zero else quotient
+    return np.where(zero, quotient.dtype.type(0), quotient)
+
+
+def _xdivy_scalar(x: float, y: float) -> float:
+    if x == 0 and y == y:
+        return 0.0
+    return x / y
+
+
+class xdivy(sympy.Function):  # noqa: N801
+    r"""``x/y``, defined as 0 where ``x = 0`` (the derivative of ``xlogy`` by ``y``).
+
+    A zero weight cancels a pole or an overflowing quotient: the gradient of
+    ``y_true*log(y_pred)`` at ``y_true = 0`` is 0 even where ``1/y_pred`` overflows float32.
+    """
+
+    _kernel_name = "mf_xdivy"
+    _kernel = staticmethod(_xdivy_kernel)
+    _scalar_kernel = staticmethod(_xdivy_scalar)
+    nargs = 2
+
+    @classmethod
+    def eval(cls, x, y):
+        if x is sympy.S.Zero:
+            return sympy.S.Zero
+        if y is sympy.S.One:
+            return x
+        return None
+
+    def fdiff(self, argindex=1):
+        x, y = self.args
+        if argindex == 1:
+            return 1 / y
+        if argindex == 2:
+            return -xdivy(x, y**2)
+        raise ArgumentIndexError(self, argindex)
+
+    def _eval_rewrite_as_Mul(self, x, y, **kwargs):
+        return x / y
+
+    def _eval_evalf(self, prec):
+        x, y = self.args
+        if x.is_zero:
+            return sympy.Float(0, prec)
+        return (x / y)._eval_evalf(prec)
+
+    def _latex(self, printer, exp=None):
+        body = r"\frac{%s}{%s}" % tuple(printer._print(a) for a in self.args)
+        return body if exp is None else r"\left(%s\right)^{%s}" % (body, exp)
+
+
+for _cls in (log_cosh, xlogy, xdivy):
+    PRIMITIVES[_cls.__name__] = _cls
+    NUMPY_KERNELS[_cls._kernel_name] = _cls._kernel
+    SCALAR_KERNELS[_cls._kernel_name] = _cls._scalar_kernel

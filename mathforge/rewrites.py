@@ -95,8 +95,41 @@ def _delta_products(expr: sympy.Basic) -> sympy.Basic:
     return expr.replace(lambda e: e.is_Mul and e.has(sympy.DiracDelta), drop)
 
 
+def _symbolic_powers(expr: sympy.Basic) -> sympy.Basic:
+    """``gamma*p**gamma/p`` becomes ``gamma*p**(gamma - 1)``: no ``0/0`` at ``p = 0``.
+
+    SymPy differentiates ``p**gamma`` (symbolic ``gamma``) as ``gamma*p**gamma/p``; powers
+    of the same base are combined only where some exponent is symbolic.
+    """
+    if not any(p.exp.free_symbols for p in expr.atoms(sympy.Pow)):
+        return expr
+    return sympy.powsimp(expr, deep=True)
+
+
+def _vanishing_power_derivatives(expr: sympy.Basic) -> sympy.Basic:
+    """``a*u**(a - 1)*rest`` becomes ``Piecewise((0, Eq(a, 0)), (a*u**(a - 1)*rest, True))``.
+
+    The derivative of ``u**gamma`` is ``gamma*u**(gamma - 1)``; at ``gamma = 0`` it is 0
+    everywhere, but evaluated as written it is ``0*inf = nan`` at ``u = 0``.
+    """
+
+    def guard(product: sympy.Mul) -> sympy.Basic:
+        for power in product.args:
+            if not (power.is_Pow and power.exp.free_symbols):
+                continue
+            a = power.exp + 1
+            if a in product.args:
+                return sympy.Piecewise((sympy.S.Zero, sympy.Eq(a, 0)), (product, True))
+        return product
+
+    if not any(p.exp.free_symbols for p in expr.atoms(sympy.Pow)):
+        return expr
+    return expr.replace(lambda e: e.is_Mul and any(f.is_Pow and f.exp.free_symbols for f in e.args), guard)
+
+
 #: The rules, applied in order.
-RULES = (_delta_products, _tanh_complement, _signed_magnitude, _sqrt_complement)
+RULES = (_delta_products, _tanh_complement, _signed_magnitude, _sqrt_complement, _symbolic_powers,
+         _vanishing_power_derivatives)
 
 
 def stabilize(expr: sympy.Basic) -> sympy.Basic:

@@ -290,3 +290,123 @@ class VectorExpression:
         if array.ndim == 0:
             raise TypeError(f"{self.name}(): {name!r} must be an array with an axis to act along")
         return array
+
+
+# --- cross-entropy over classes ---------------------------------------------------------------
+
+Y = sympy.Symbol("y", integer=True, positive=True)
+
+
+class ClassCrossEntropy:
+    """``-log_softmax(logits)[target]`` along a class axis, with integer targets.
+
+    Computed through the max-shifted log-softmax, so logits of ±1e4 neither overflow nor
+    lose accuracy. ``reduction`` is ``"mean"`` by default (as in PyTorch), or ``"sum"``,
+    ``"none"``.
+
+    Examples:
+        >>> import numpy as np
+        >>> from mathforge import MathForge
+        >>> xent = MathForge().get("cross_entropy")
+        >>> xent.symbolic_expr
+        log(Sum(exp(x[k]), (k, 1, n))) - x[y]
+        >>> float(xent.eval(np.array([[1e4, 0.0]]), np.array([1])))
+        10000.0
+    """
+
+    kind = "classes"
+    variables = ("logits", "target")
+    params: Mapping[str, float] = freeze({})
+    constraints: Mapping[str, Any] = freeze({})
+    trainable: tuple[str, ...] = ()
+    __slots__ = ("name", "category", "_metadata", "reduction")
+
+    def __init__(self, *, name: str, category: str = "loss", metadata: Mapping[str, Any] | None = None,
+                 reduction: str = "mean") -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "category", category)
+        object.__setattr__(self, "_metadata", freeze(dict(metadata or {})))
+        object.__setattr__(self, "reduction", reduction)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable (tried to set {key!r})")
+
+    @property
+    def metadata(self) -> Mapping[str, Any]:
+        """Description, pros, cons, ... (read-only)."""
+        return self._metadata
+
+    @property
+    def symbolic_expr(self) -> sympy.Expr:
+        """The loss of one sample with class ``y``: ``-x_y + log Σ_k e^{x_k}``."""
+        return -X[Y] + sympy.log(_exp_sum(1))
+
+    @property
+    def latex(self) -> str:
+        """LaTeX of the formula."""
+        return sympy.latex(self.symbolic_expr)
+
+    def __repr__(self) -> str:
+        return f"<ClassCrossEntropy {self.name}(logits, target, axis=-1) = {self.symbolic_expr}>"
+
+    def gradient(self, var: str | None = None) -> sympy.Expr:
+        """The symbolic gradient with respect to logit ``k``: ``softmax_k - δ_ky``."""
+        if var not in (None, "logits"):
+            raise TypeError(f"{self.name} is differentiated with respect to its logits only")
+        return _share(1, K) - sympy.KroneckerDelta(K, Y)
+
+    def gradient_logits(self, logits: Any, target: Any, axis: int = -1) -> np.ndarray:
+        """Pointwise (per sample) gradient with respect to the logits: ``softmax(logits) - onehot(target)``."""
+        logits, target = self._inputs(logits, target, axis)
+        return _softmax(logits, axis) - self._one_hot(logits, target, axis)
+
+    def eval(self, logits: Any = None, target: Any = None, axis: int = -1, reduction: str | None = None,
+             **kwargs: Any) -> Any:
+        """The loss per sample, reduced by ``reduction`` (default: the entry's, ``"mean"``)."""
+        if kwargs:
+            raise TypeError(f"{self.name}() got unexpected keyword argument(s) {sorted(kwargs)} "
+                            "(valid: logits, target, axis, reduction)")
+        reduction = self.reduction if reduction is None else reduction
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(f"{self.name}: reduction must be 'mean', 'sum' or 'none', not {reduction!r}")
+        logits, target = self._inputs(logits, target, axis)
+        picked = np.sum(_log_softmax(logits, axis) * self._one_hot(logits, target, axis), axis=axis)
+        losses = -picked
+        if reduction == "none":
+            return losses
+        return losses.mean() if reduction == "mean" else losses.sum()
+
+    __call__ = eval
+
+    def properties(self) -> None:
+        """Elementwise properties do not apply to a loss over classes."""
+        raise TypeError(f"{self.name} acts over a class axis: its properties are described in its metadata")
+
+    def plot(self, *args: Any, **kwargs: Any) -> None:
+        """A loss over classes is not drawn as a curve."""
+        raise TypeError(f"{self.name} acts over a class axis and is not plotted as a curve")
+
+    def with_params(self, **values: float) -> ClassCrossEntropy:
+        """No parameters; any name is an error."""
+        if values:
+            raise TypeError(f"{self.name} has no parameters; got {sorted(values)}")
+        return self
+
+    def _inputs(self, logits: Any, target: Any, axis: int) -> tuple[np.ndarray, np.ndarray]:
+        if logits is None or target is None:
+            missing = [n for n, v in (("logits", logits), ("target", target)) if v is None]
+            raise TypeError(f"{self.name}(): missing variable(s) {', '.join(map(repr, missing))}")
+        logits = VectorExpression._as_array(self, logits, "logits")
+        target = np.asarray(target)
+        if target.dtype.kind not in "iu":
+            raise TypeError(f"{self.name}(): 'target' must be integer class indices, got dtype {target.dtype}")
+        classes = logits.shape[axis]
+        if target.size and (target.min() < 0 or target.max() >= classes):
+            raise ValueError(f"{self.name}(): targets must lie in [0, {classes - 1}] (the class axis has {classes})")
+        return logits, target
+
+    @staticmethod
+    def _one_hot(logits: np.ndarray, target: np.ndarray, axis: int) -> np.ndarray:
+        moved = np.moveaxis(np.zeros_like(logits), axis, -1)
+        np.put_along_axis(moved, np.expand_dims(np.broadcast_to(target, moved.shape[:-1]), -1), 1, axis=-1)
+        return np.moveaxis(moved, -1, axis)

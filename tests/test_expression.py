@@ -13,7 +13,7 @@ from mathforge import Expression, MathForge, ParameterError, UnknownNameError, s
 from mathforge.primitives import sigmoid
 
 x, y, alpha = symbol("x"), symbol("y"), symbol("alpha")
-ELEMENTWISE = [n for n in MathForge().list_all() if MathForge().get(n).kind == "elementwise"]
+ELEMENTWISE = [n for n in MathForge().list_all(category="activation") if MathForge().get(n).kind == "elementwise"]
 
 
 @pytest.fixture(scope="module")

@@ -31,8 +31,9 @@ def test_construction_parses_no_formula(monkeypatch):
 def test_list_all_sorted_and_by_category(forge):
     names = forge.list_all()
     assert names == sorted(names)
-    assert forge.list_all(category="activation") == names
-    assert forge.categories() == ["activation"]
+    activations, losses = forge.list_all(category="activation"), forge.list_all(category="loss")
+    assert sorted(activations + losses) == names and "relu" in activations and "mse" in losses
+    assert forge.categories() == ["activation", "loss"]
     with pytest.raises(UnknownNameError, match="category"):
         forge.list_all(category="activatoin")
 
