@@ -37,6 +37,7 @@ Examples:
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 from collections.abc import Callable, Sequence
 
@@ -469,15 +470,139 @@ def compile_kernel(expr: sympy.Basic, variables: tuple[sympy.Symbol, ...], param
         kernel = core
         if len(variables) == 1:
             kernel = _guard_special_values(expr, key[1][0], key[2], core, tuple(map(float, probe_params)))
-        if _overflows_benignly(core, tuple(map(float, probe_params)), len(variables)):
+        regular_range = getattr(kernel, "regular_range", None)  # None: no input needs special handling
+        ignores_overflow = _overflows_benignly(core, tuple(map(float, probe_params)), len(variables))
+        if ignores_overflow:
             kernel = _ignoring_overflow(kernel)
         if kernel is core:
             kernel = functools.partial(core)  # an object of our own, to carry the scalar kernel
         kernel.scalar = _lambdify_scalar(expr, key[1] + key[2])
+        kernel.ignores_overflow = ignores_overflow
+        kernel.regular_range = regular_range
         if len(_CACHE) >= _CACHE_LIMIT:
             _CACHE.pop(next(iter(_CACHE)))
         _CACHE[key] = kernel
     return kernel
+
+
+def compile_fused(exprs: Sequence[sympy.Basic], variables: tuple[sympy.Symbol, ...],
+                  params: tuple[sympy.Symbol, ...] = (), probe_params: tuple[float, ...] | None = None) -> Kernel:
+    """One kernel computing several expressions of the same inputs in one call, sharing work.
+
+    Function calls that occur more than once across ``exprs`` (``softplus(x)`` in mish and
+    its derivative) are computed once. Calls inside a ``Piecewise`` stay where they are (their
+    branch evaluates them on clamped inputs), and so do sigmoid-like factors of a product
+    (printed as subnormal-exact ``mf_times_*`` kernels). Each result is the same as from
+    :func:`compile_kernel` of that expression: inputs that need a special-value guard
+    (``±inf``, NaN, beyond a settled bound) are handed to the separate guarded kernels.
+
+    Returns:
+        A function of ``(*variables, *params)`` returning a tuple, one result per expression.
+    """
+    exprs = tuple(exprs)
+    key = ("fused", exprs, tuple(variables), tuple(params))
+    kernel = _CACHE.get(key)
+    if kernel is not None:
+        return kernel
+    separate = [compile_kernel(e, variables, params, probe_params) for e in exprs]
+    arguments = tuple(variables) + tuple(params)
+    folded = [fold_constants(e) for e in exprs]
+    shared = _shared_calls(folded)
+    printer = _KernelPrinter(variables)
+    for e in (*folded, *shared):
+        printer.doprint(e)  # collects the SciPy names the kernel needs
+    core = lambdify(list(arguments), folded, modules=[_namespace(printer.scipy_names)],
+                    printer=_KernelPrinter(variables), docstring_limit=0,
+                    cse=lambda found: _hoist(found, shared))
+    ranges = [k.regular_range for k in separate if k.regular_range is not None]
+    ignore_overflow = any(k.ignores_overflow for k in separate)
+
+    def fused(*args):
+        values = args[: len(variables)]
+        if ranges:
+            x = np.asarray(values[0])
+            if x.dtype.kind != "f" or x.size == 0:
+                return tuple(k(*args) for k in separate)
+            p = args[len(variables):]
+            lo = max(r(x.dtype, *p)[0] for r in ranges)
+            hi = min(r(x.dtype, *p)[1] for r in ranges)
+            if not (x.min() > lo and x.max() < hi):  # also False for NaN
+                return tuple(k(*args) for k in separate)
+        if ignore_overflow:
+            with np.errstate(over="ignore"):
+                return tuple(core(*args))
+        return tuple(core(*args))
+
+    fused.separate = tuple(separate)
+    fused.source = inspect.getsource(core)
+    if len(_CACHE) >= _CACHE_LIMIT:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = fused
+    return fused
+
+
+def _shared_calls(exprs: Sequence[sympy.Basic]) -> list[sympy.Basic]:
+    """Function calls found more than once across ``exprs`` where hoisting them is safe; inner first."""
+    counts: dict[sympy.Basic, int] = {}
+    for expr in exprs:
+        for node in _hoistable_nodes(expr):
+            counts[node] = counts.get(node, 0) + 1
+    shared = [node for node, n in counts.items() if n > 1]
+    return sorted(shared, key=sympy.count_ops)
+
+
+def _hoistable_nodes(expr: sympy.Basic):
+    """Function calls of ``expr`` outside ``Piecewise`` and not a sigmoid-like factor of a product."""
+    if isinstance(expr, sympy.Piecewise) or not isinstance(expr, sympy.Basic):
+        return
+    if expr.is_Function and expr.free_symbols:
+        yield expr
+    for arg in expr.args:
+        if _kept_in_place(expr, arg):
+            for inner in arg.args:
+                yield from _hoistable_nodes(inner)
+            continue
+        yield from _hoistable_nodes(arg)
+
+
+def _kept_in_place(parent: sympy.Basic, arg: sympy.Basic) -> bool:
+    """Whether the printer needs ``arg`` itself inside ``parent`` for a stable kernel.
+
+    A sigmoid-like factor of a product (``mf_times_sigmoid``), and the ``tanh(u)`` of
+    ``u - tanh(u)`` (``mf_tanh_shrink``; ``-tanh(u)`` is the product ``-1*tanh(u)``).
+    """
+    if parent.is_Mul and len(parent.args) > 1:
+        if type(arg).__name__ in _TAIL_FACTORS:
+            return True
+        if isinstance(arg, sympy.tanh) and parent.args[0] == -1 and len(parent.args) == 2:
+            return True
+    return False
+
+
+def _replace_hoistable(expr: sympy.Basic, mapping: dict[sympy.Basic, sympy.Symbol]) -> sympy.Basic:
+    """``expr`` with the hoisted calls replaced, where :func:`_hoistable_nodes` would find them."""
+    if isinstance(expr, sympy.Piecewise) or not expr.args:
+        return expr
+    if expr in mapping:
+        return mapping[expr]
+    args = []
+    for arg in expr.args:
+        if _kept_in_place(expr, arg):
+            args.append(arg.func(*[_replace_hoistable(a, mapping) for a in arg.args]))
+        else:
+            args.append(_replace_hoistable(arg, mapping))
+    return expr.func(*args, evaluate=False) if expr.is_Add or expr.is_Mul else expr.func(*args)
+
+
+def _hoist(exprs: Sequence[sympy.Basic], shared: Sequence[sympy.Basic]):
+    """lambdify's ``cse`` hook: the shared calls as temporaries, then the reduced expressions."""
+    mapping: dict[sympy.Basic, sympy.Symbol] = {}
+    assignments = []
+    for index, call in enumerate(shared):
+        temporary = sympy.Symbol(f"_shared{index}", real=True)
+        assignments.append((temporary, _replace_hoistable(call, mapping) if mapping else call))
+        mapping[call] = temporary
+    return assignments, [_replace_hoistable(e, mapping) for e in exprs]
 
 
 def kernel_source(expr: sympy.Basic, variables: tuple[sympy.Symbol, ...], params: tuple[sympy.Symbol, ...] = ()) -> str:
@@ -530,6 +655,7 @@ def _overflows_benignly(core: Kernel, params: tuple[float, ...], n_variables: in
 
 
 def _ignoring_overflow(kernel: Kernel) -> Kernel:
+    @functools.wraps(kernel)
     def kernel_without_overflow_flags(*args):
         with np.errstate(over="ignore"):
             return kernel(*args)
@@ -660,4 +786,13 @@ def _guard_special_values(expr: sympy.Basic, var: sympy.Symbol, params: tuple[sy
         result[nan] = np.nan
         return result
 
+    def regular_range(dtype: np.dtype, *p: float) -> tuple[float, float]:
+        """``(lo, hi)``: inputs strictly between them (not NaN) need no special handling."""
+        limits = []
+        for side in sides:
+            bound = side.bound(dtype)
+            limits.append(math.inf if math.isnan(bound) else bound)
+        return -limits[1], limits[0]
+
+    guarded.regular_range = regular_range
     return guarded

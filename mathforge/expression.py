@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from .compile import compile_kernel
+from .compile import compile_fused, compile_kernel
 from .constraints import Constraint
 from .errors import ParameterError, UnknownNameError
 from .frozen import freeze
@@ -77,7 +77,7 @@ class Expression:
     """
 
     __slots__ = ("_expr", "_variables", "_symbols", "_params", "_param_values", "name", "category",
-                 "_metadata", "_constraints", "_kernel", "_reduction")
+                 "_metadata", "_constraints", "_kernel", "_reduction", "_fused")
 
     def __init__(self, expr: sympy.Basic, variables: Iterable[str], params: Mapping[str, float] | None = None,
                  *, name: str = "expression", category: str = "custom",
@@ -110,6 +110,7 @@ class Expression:
         set_(self, "_constraints", MappingProxyType({
             k: c if isinstance(c, Constraint) else Constraint.parse(c) for k, c in (constraints or {}).items()}))
         set_(self, "_kernel", None)
+        set_(self, "_fused", {})
         set_(self, "_reduction", _check_reduction(reduction, name) if reduction is not None else None)
         for key, constraint in self._constraints.items():
             if key in params:
@@ -223,6 +224,61 @@ class Expression:
                 real-valued numeric data.
             ParameterError: A parameter override violates its constraint.
         """
+        args, values, params, scalar, reduction = self._inputs(args, kwargs)
+        kernel = self.kernel()
+        if scalar:
+            return _scalar_call(kernel, values, params)
+        output = _as_output_array(kernel(*values, *params), values)
+        if reduction in ("mean", "sum"):
+            return output.mean() if reduction == "mean" else output.sum()  # a NumPy scalar, dtype kept
+        return _numpy_scalar_if_scalars(output, args)
+
+    def value_and_grad(self, *args: Any, wrt: str | sympy.Symbol | None = None, **kwargs: Any) -> tuple[Any, Any]:
+        """The value and the derivative by ``wrt`` in one call (for training loops).
+
+        Array inputs go through one fused kernel that computes shared subexpressions once;
+        each result equals what ``eval`` and ``gradient(wrt).eval`` return. For a loss, the
+        value is reduced (``reduction=``, default the loss's own) and the gradient is that
+        of the reduced value with respect to each element of the broadcast inputs: the
+        pointwise derivative divided by the number of elements for ``"mean"``, as is for
+        ``"sum"`` and ``"none"``.
+
+        Args:
+            *args: Variable values, in declared order.
+            wrt: The variable or parameter to differentiate by (default: the first variable).
+            **kwargs: Variable values, parameter overrides and, for a loss, ``reduction``.
+
+        Returns:
+            ``(value, gradient)``, each typed as ``eval`` types its result.
+
+        Examples:
+            >>> from mathforge.symbols import symbol
+            >>> from mathforge.primitives import softplus
+            >>> x = symbol("x")
+            >>> Expression(softplus(x), ["x"], name="softplus").value_and_grad(x=0.0)
+            (0.6931471805599453, 0.5)
+        """
+        args, values, params, scalar, reduction = self._inputs(args, kwargs)
+        target = self._symbol_for(wrt)
+        cached = self._fused.get(target)
+        if cached is None:
+            gradient = self.gradient(target)
+            variables, parameters = self._symbols[: len(self._variables)], self._symbols[len(self._variables):]
+            cached = (gradient, compile_fused((self._expr, gradient._expr), variables, parameters,
+                                              self._param_values))
+            self._fused[target] = cached
+        gradient, fused = cached
+        if scalar:
+            return _scalar_call(self.kernel(), values, params), _scalar_call(gradient.kernel(), values, params)
+        value, slope = (_as_output_array(r, values) for r in fused(*values, *params))
+        if reduction == "mean":
+            return value.mean(), slope / slope.dtype.type(max(slope.size, 1))
+        if reduction == "sum":
+            return value.sum(), slope
+        return _numpy_scalar_if_scalars(value, args), _numpy_scalar_if_scalars(slope, args)
+
+    def _inputs(self, args: Sequence[Any], kwargs: Mapping[str, Any]):
+        """Bound and checked inputs: ``(args, values, params, all_python_scalars, reduction)``."""
         reduction = self._reduction
         if kwargs and "reduction" in kwargs and reduction is not None:
             kwargs = dict(kwargs)
@@ -242,25 +298,7 @@ class Expression:
             else:
                 values.append(_as_real_array(name, value))
                 scalar = False
-        kernel = self.kernel()
-        if scalar:
-            fast = getattr(kernel, "scalar", None)
-            if fast is not None and all(map(math.isfinite, values)):
-                try:
-                    result = float(fast(*values, *params))
-                except (ArithmeticError, ValueError):
-                    pass  # e.g. math.exp overflowed: NumPy gives the IEEE answer
-                else:
-                    if result == result:  # a NaN from finite input: let the guarded kernel decide
-                        return result
-            return float(kernel(*values, *params))
-        result = kernel(*values, *params)
-        output = _as_output_array(result, values)
-        if reduction in ("mean", "sum"):
-            return output.mean() if reduction == "mean" else output.sum()  # a NumPy scalar, dtype kept
-        if output.ndim == 0 and all(type(v) in (float, int) or isinstance(v, np.generic) for v in args):
-            return output[()]  # NumPy scalars in, a NumPy scalar of the same dtype out
-        return output
+        return args, values, params, scalar, reduction
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """``eval`` for numbers and arrays; composition for SymPy arguments or Expressions.
@@ -582,6 +620,27 @@ def _merge_params(left: Mapping[str, float], right: Mapping[str, float], left_na
                                  f"{right_name}; set one with with_params() before combining")
         merged[key] = value
     return merged
+
+
+def _scalar_call(kernel: Callable[..., Any], values: Sequence[float], params: Sequence[float]) -> float:
+    """A kernel at Python floats: the ``math`` kernel where it can, else the NumPy one."""
+    fast = getattr(kernel, "scalar", None)
+    if fast is not None and all(map(math.isfinite, values)):
+        try:
+            result = float(fast(*values, *params))
+        except (ArithmeticError, ValueError):
+            pass  # e.g. math.exp overflowed: NumPy gives the IEEE answer
+        else:
+            if result == result:  # a NaN from finite input: let the guarded kernel decide
+                return result
+    return float(kernel(*values, *params))
+
+
+def _numpy_scalar_if_scalars(output: np.ndarray, args: Sequence[Any]) -> Any:
+    """NumPy scalars in, a NumPy scalar of the same dtype out; else the array."""
+    if output.ndim == 0 and all(type(v) in (float, int) or isinstance(v, np.generic) for v in args):
+        return output[()]
+    return output
 
 
 def _as_real_array(name: str, value: Any) -> np.ndarray:
