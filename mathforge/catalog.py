@@ -75,6 +75,24 @@ class EntrySpec:
     kind: str = "elementwise"
 
 
+def catalog_files(path: str | os.PathLike[str]) -> dict[str, Path]:
+    """The ``*.yaml`` files below a catalog folder by entry name (the file name), unread.
+
+    Raises:
+        RegistryError: The folder is missing, or two files share a name.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise RegistryError(f"no catalog folder at {root}")
+    files: dict[str, Path] = {}
+    for file in sorted(p for p in root.rglob("*.yaml") if p.is_file()):
+        if file.stem in files:
+            raise RegistryError(f"name also defined in {files[file.stem]}", source=str(file), entry=file.stem,
+                                field="name")
+        files[file.stem] = file
+    return files
+
+
 def load_pack(path: str | os.PathLike[str]) -> dict[str, EntrySpec]:
     """Load and validate every ``*.yaml`` file below ``path`` (or the one file ``path``).
 

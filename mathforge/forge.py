@@ -31,7 +31,7 @@ from typing import Any
 
 import sympy
 
-from .catalog import EntrySpec, build_expression, builtin_registry_path, load_entry, load_pack
+from .catalog import EntrySpec, build_expression, builtin_registry_path, catalog_files, load_entry, load_pack
 from .errors import FormulaError, MathforgeError, RegistryError, UnknownNameError
 from .explain import LEVELS, explain_expression
 from .expression import Expression
@@ -59,10 +59,28 @@ class MathForge:
         self._specs: dict[str, EntrySpec] = {}
         self._built: dict[str, Expression] = {}
         self._aliases: dict[str, str] = {}
-        if builtin:
-            self._add_specs(load_pack(builtin_registry_path()))
+        #: Built-in entries not read yet: each YAML file is read when its entry is first
+        #: needed, and all of them when an alias, a category or a new name must be checked.
+        self._unread: dict[str, Path] = catalog_files(builtin_registry_path()) if builtin else {}
         for path in paths or ():
             self.load(path)
+
+    def _read(self, name: str) -> None:
+        """Read one built-in entry's YAML file (if not read yet)."""
+        file = self._unread.pop(name, None)
+        if file is not None:
+            spec = load_entry(file)
+            for alias in spec.aliases:
+                if alias in self._aliases or alias in self._specs or alias in self._unread:
+                    raise RegistryError(f"{alias!r} is already used", source=spec.source, entry=name,
+                                        field="aliases")
+            self._specs[name] = spec
+            self._aliases.update({alias: name for alias in spec.aliases})
+
+    def _read_all(self) -> None:
+        """Read every built-in entry not read yet (aliases and categories need them all)."""
+        for name in list(self._unread):
+            self._read(name)
 
     # --- loading and registering -------------------------------------------------------------
 
@@ -76,6 +94,7 @@ class MathForge:
             The names added, sorted.
         """
         specs = load_pack(path)
+        self._read_all()
         trial = MathForge(builtin=False)
         trial._specs, trial._built, trial._aliases = dict(self._specs), dict(self._built), dict(self._aliases)
         trial._add_specs(specs)
@@ -99,6 +118,7 @@ class MathForge:
         if not files:
             reason = f"no catalog file or folder at {root}" if not root.exists() else f"no *.yaml files in {root}"
             return 0, [str(RegistryError(reason))]
+        self._read_all()
         trial = MathForge(builtin=False)
         trial._specs, trial._built, trial._aliases = dict(self._specs), dict(self._built), dict(self._aliases)
         problems: list[str] = []
@@ -153,6 +173,7 @@ class MathForge:
         for key in (name, *aliases):
             if not is_plain_identifier(key) or key != key.lower():
                 raise RegistryError(f"{key!r} must be a lower-case identifier", entry=name, field="name")
+        self._read_all()
         if name in self._aliases:
             raise RegistryError(f"{name!r} is an alias of {self._aliases[name]!r}", entry=name, field="name")
         exists = name in self._specs or name in self._built
@@ -259,15 +280,22 @@ class MathForge:
 
     def _resolve(self, name: str) -> str | None:
         key = name.strip().lower()
-        key = self._aliases.get(key, key)
-        return key if key in self._specs or key in self._built else None
+        canonical = self._aliases.get(key, key)
+        if canonical in self._specs or canonical in self._built or canonical in self._unread:
+            return canonical
+        if self._unread:  # perhaps an alias of an entry not read yet
+            self._read_all()
+            return self._resolve(key)
+        return None
 
     def _known_names(self) -> list[str]:
+        self._read_all()
         return [*self._specs, *self._built, *self._aliases]
 
     def _build(self, name: str) -> Expression:
         built = self._built.get(name)
         if built is None:
+            self._read(name)
             built = build_expression(self._specs[name], functions=_CatalogCalls(self, exclude=name))
             self._built[name] = built
         return built
@@ -302,9 +330,13 @@ class MathForge:
         return iter(self.list_all())
 
     def __len__(self) -> int:
-        return len(self._specs) + len(set(self._built) - set(self._specs))
+        return len(self._names())
+
+    def _names(self) -> set[str]:
+        return set(self._specs) | set(self._built) | set(self._unread)
 
     def _category(self, name: str) -> str:
+        self._read(name)
         spec = self._specs.get(name)
         return spec.category if spec is not None else self._built[name].category
 
@@ -314,7 +346,7 @@ class MathForge:
         Raises:
             UnknownNameError: ``category`` is not one of :meth:`categories`.
         """
-        names = sorted(set(self._specs) | set(self._built))
+        names = sorted(self._names())
         if category is None:
             return names
         if category not in self.categories():
@@ -323,13 +355,14 @@ class MathForge:
 
     def categories(self) -> list[str]:
         """The sorted categories present."""
-        return sorted({self._category(n) for n in set(self._specs) | set(self._built)})
+        return sorted({self._category(n) for n in self._names()})
 
     def aliases(self, name: str) -> list[str]:
         """The aliases of an entry (sorted)."""
         canonical = self._resolve(name)
         if canonical is None:
             raise UnknownNameError(name, self._known_names())
+        self._read_all()
         return sorted(a for a, n in self._aliases.items() if n == canonical)
 
     def metadata(self, name: str) -> Mapping[str, Any]:
@@ -337,6 +370,7 @@ class MathForge:
         canonical = self._resolve(name)
         if canonical is None:
             raise UnknownNameError(name, self._known_names())
+        self._read(canonical)
         spec = self._specs.get(canonical)
         return spec.metadata if spec is not None else self._built[canonical].metadata
 

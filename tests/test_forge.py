@@ -28,6 +28,20 @@ def test_construction_parses_no_formula(monkeypatch):
     assert len(parsed) == 1  # built once
 
 
+def test_yaml_files_are_read_when_needed(monkeypatch):
+    """Start-up reads no YAML; get(name) reads that one file; an alias or category reads them all."""
+    read = []
+    original = catalog_module.load_entry
+    monkeypatch.setattr("mathforge.forge.load_entry", lambda file: read.append(file.stem) or original(file))
+    forge = MathForge()
+    assert read == []
+    assert forge.get("relu").eval(x=5) == 5.0 and read == ["relu"]
+    assert "swish" in forge.list_all() and read == ["relu"]  # names are file names
+    assert forge.get("SiLU").name == "swish"  # an alias (of swish): every file is read to find it
+    assert sorted(read) == sorted(forge.list_all())
+    assert len(read) == len(set(read))  # each file read once
+
+
 def test_list_all_sorted_and_by_category(forge):
     names = forge.list_all()
     assert names == sorted(names)
