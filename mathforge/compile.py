@@ -209,8 +209,18 @@ class _OwnKernelsMixin:
         return super()._print_Add(expr, order)
 
     def _print_Mul(self, expr):
-        """A product with a sigmoid factor as ``mf_times_sigmoid(rest, u)`` (subnormal-safe)."""
+        """A product with a sigmoid factor as ``mf_times_sigmoid(rest, u)`` (subnormal-safe), and
+        one with ``sigmoid(u)*sigmoid(-u)`` (the sigmoid's derivative) as ``mf_times_sigmoid_slope``."""
         factors = expr.args
+        for i, first in enumerate(factors):
+            if type(first).__name__ != "sigmoid":
+                continue
+            for j in range(i + 1, len(factors)):
+                second = factors[j]
+                if type(second).__name__ == "sigmoid" and second.args[0] == -first.args[0]:
+                    rest = sympy.Mul(*[f for k, f in enumerate(factors) if k not in (i, j)], evaluate=False)
+                    u = first.args[0] if not first.args[0].could_extract_minus_sign() else second.args[0]
+                    return f"mf_times_sigmoid_slope({self._print(rest)}, {self._print(u)})"
         index = next((i for i, f in enumerate(factors) if type(f).__name__ in _TAIL_FACTORS), None)
         if index is None or len(factors) == 1:
             return super()._print_Mul(expr)
@@ -249,6 +259,9 @@ class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):
             for value, condition in reversed(pieces[:-1] if pieces[-1][1] is sympy.true else pieces):
                 code = f"(({self._print(value)}) if ({self._print(condition)}) else ({code}))"
             return code
+        two_way = self._print_two_way(pieces)
+        if two_way is not None:
+            return two_way
         earlier: list[sympy.Basic] = []
         printed = []
         for value, condition in pieces:
@@ -262,6 +275,76 @@ class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):
         for value_code, condition in reversed(printed):
             code = f"numpy.where({self._print(condition)}, {value_code}, {code})"
         return code
+
+
+    def _print_two_way(self, pieces) -> str | None:
+        """``Piecewise((a, u op v), (b, True))`` in one pass where that keeps NaN in -> NaN out.
+
+        ``where(cond, a, b)`` sends NaN (every comparison False) to ``b``; when only ``a``
+        depends on the variables the complement is tested instead (NaN then reaches ``a``).
+        A clamp ``(x, x > c), (c, True)`` is ``maximum(x, c)``; a 0/1 step at 0 is
+        ``heaviside``. Either way no special-value guard is needed for NaN.
+        """
+        if len(pieces) != 2 or pieces[1][1] is not sympy.true:
+            return None
+        (a, condition), (b, _) = pieces
+        if not isinstance(condition, _ORDER_COMPLEMENT_TYPES):
+            return None
+        variables = set(self.variables)
+        lhs, rhs, op = condition.lhs, condition.rhs, type(condition)
+        if rhs in variables and lhs not in variables:
+            lhs, rhs, op = rhs, lhs, _ORDER_REVERSED[op]
+        if lhs in variables and not rhs.free_symbols & variables:
+            step = _step(a, b, op, rhs)
+            if step is not None:
+                kind, h0, sign = step
+                return f"numpy.heaviside({self._print(sign * lhs)}, {h0})"
+            clamp = _clamp(lhs, a, b, op, rhs)
+            if clamp is not None:
+                function, first, second = clamp
+                return f"numpy.{function}({self._print(first)}, {self._print(second)})"
+        if a.free_symbols & variables and not b.free_symbols & variables:
+            complement = _ORDER_COMPLEMENT[type(condition)](condition.lhs, condition.rhs)
+            a_code = self._print(_clamped_to(a, condition, self.variables))
+            b_code = self._print(_clamped_to(b, complement, self.variables))
+            return f"numpy.where({self._print(complement)}, {b_code}, {a_code})"
+        return None
+
+
+#: The complement of each order relation (exact for every input but NaN).
+_ORDER_COMPLEMENT = {sympy.StrictGreaterThan: sympy.LessThan, sympy.GreaterThan: sympy.StrictLessThan,
+                     sympy.StrictLessThan: sympy.GreaterThan, sympy.LessThan: sympy.StrictGreaterThan}
+#: ``u op v`` as ``v op' u``.
+_ORDER_REVERSED = {sympy.StrictGreaterThan: sympy.StrictLessThan, sympy.GreaterThan: sympy.LessThan,
+                   sympy.StrictLessThan: sympy.StrictGreaterThan, sympy.LessThan: sympy.GreaterThan}
+_ORDER_COMPLEMENT_TYPES = tuple(_ORDER_COMPLEMENT)
+
+
+def _step(a: sympy.Basic, b: sympy.Basic, op: type, bound: sympy.Basic) -> tuple[str, float, int] | None:
+    """``(kind, h0, sign)`` if ``Piecewise((a, x op 0), (b, True))`` is ``heaviside(sign*x, h0)``."""
+    if bound != 0 or {a, b} != {sympy.S.Zero, sympy.S.One}:
+        return None
+    upward = op in (sympy.StrictGreaterThan, sympy.GreaterThan)  # the condition holds for large x
+    strict = op in (sympy.StrictGreaterThan, sympy.StrictLessThan)
+    if a == 1:  # 1 where the condition holds: at x = 0, 1 only if it is not strict
+        return ("step", 0.0 if strict else 1.0, 1 if upward else -1)
+    return ("step", 1.0 if strict else 0.0, -1 if upward else 1)
+
+
+def _clamp(x: sympy.Symbol, a: sympy.Basic, b: sympy.Basic, op: type,
+           bound: sympy.Basic) -> tuple[str, sympy.Basic, sympy.Basic] | None:
+    """``("maximum" or "minimum", first, second)`` if ``Piecewise((a, x op c), (b, True))`` is a clamp.
+
+    NumPy's ``maximum``/``minimum`` return the second argument when the two compare equal,
+    so the one the Piecewise takes at ``x == c`` goes second (``relu(-0.0)`` is ``+0.0``).
+    """
+    upward = op in (sympy.StrictGreaterThan, sympy.GreaterThan)
+    strict = op in (sympy.StrictGreaterThan, sympy.StrictLessThan)
+    if {a, b} != {x, bound}:
+        return None
+    function = "maximum" if upward == (a == x) else "minimum"
+    at_equality = b if strict else a
+    return function, (x if at_equality == bound else bound), at_equality
 
 
 class _ScalarPrinter(_OwnKernelsMixin, _LiteralsMixin, PythonCodePrinter):
@@ -418,9 +501,13 @@ def _lambdify(expr: sympy.Basic, arguments: Sequence[sympy.Symbol],
     variables = tuple(arguments if variables is None else variables)
     printer = _KernelPrinter(variables)
     folded = fold_constants(expr)
+    shared = _shared_calls([folded])
     source = printer.doprint(folded)  # first pass collects the SciPy names it needs
+    for call in shared:
+        printer.doprint(call)
     function = lambdify(list(arguments), folded, modules=[_namespace(printer.scipy_names)],
-                        printer=_KernelPrinter(variables), docstring_limit=0)
+                        printer=_KernelPrinter(variables), docstring_limit=0,
+                        cse=lambda found: _hoist(found, shared))
     return function, source
 
 
@@ -557,6 +644,9 @@ def _hoistable_nodes(expr: sympy.Basic):
         return
     if expr.is_Function and expr.free_symbols:
         yield expr
+    if expr.is_Pow and expr.exp.is_Integer and 2 <= expr.exp <= _MAX_PRODUCT_POWER and expr.base.is_Function:
+        for _ in range(int(expr.exp) - 1):  # printed as a product: the base is used that often
+            yield from _hoistable_nodes(expr.base)
     for arg in expr.args:
         if _kept_in_place(expr, arg):
             for inner in arg.args:
@@ -594,23 +684,23 @@ def _replace_hoistable(expr: sympy.Basic, mapping: dict[sympy.Basic, sympy.Symbo
     return expr.func(*args, evaluate=False) if expr.is_Add or expr.is_Mul else expr.func(*args)
 
 
-def _hoist(exprs: Sequence[sympy.Basic], shared: Sequence[sympy.Basic]):
-    """lambdify's ``cse`` hook: the shared calls as temporaries, then the reduced expressions."""
+def _hoist(exprs: sympy.Basic | Sequence[sympy.Basic], shared: Sequence[sympy.Basic]):
+    """lambdify's ``cse`` hook: the shared calls as temporaries, then the reduced expression(s)."""
     mapping: dict[sympy.Basic, sympy.Symbol] = {}
     assignments = []
     for index, call in enumerate(shared):
         temporary = sympy.Symbol(f"_shared{index}", real=True)
         assignments.append((temporary, _replace_hoistable(call, mapping) if mapping else call))
         mapping[call] = temporary
+    if isinstance(exprs, sympy.Basic):
+        return assignments, _replace_hoistable(exprs, mapping)
     return assignments, [_replace_hoistable(e, mapping) for e in exprs]
 
 
 def kernel_source(expr: sympy.Basic, variables: tuple[sympy.Symbol, ...], params: tuple[sympy.Symbol, ...] = ()) -> str:
     """The generated Python source of the kernel, for reading and debugging."""
-    printer = _KernelPrinter(variables)
-    body = printer.doprint(fold_constants(expr))
-    names = ", ".join(str(s) for s in variables + params)
-    return f"def _lambdifygenerated({names}):\n    return {body}"
+    function, _ = _lambdify(expr, tuple(variables) + tuple(params), variables)
+    return inspect.getsource(function).rstrip("\n")
 
 
 # --- special values: exact limits at +-inf, NaN in -> NaN out ---------------------------------

@@ -99,8 +99,7 @@ def _normal_pdf_kernel(x):
 
 def _sigmoid_scalar(x: float) -> float:
     e = math.exp(-abs(x))
-    r = 1 / (1 + e)
-    return e * r if x < 0 else r
+    return (1.0 if x >= 0 else e) / (1 + e)
 
 
 def _softplus_scalar(x: float) -> float:
@@ -182,15 +181,45 @@ def _sqrt_plus_scalar(u: float, c: float) -> float:
 _SIGMOID_TAIL = -37.0
 
 
+#: Below this, ``exp(u)`` may be subnormal: products with it are formed as ``(a*h)*h``.
+_SUBNORMAL_TAIL = -700.0
+
+
 def _times_sigmoid_kernel(a, u):
-    """``a*sigmoid(u)`` that stays accurate where ``sigmoid(u)`` is subnormal.
+    """``a*sigmoid(u)`` as ``where(u >= 0, a, a*e)/(1 + e)``, ``e = exp(-|u|)``, accurate where
+    ``sigmoid(u)`` is subnormal.
 
     There ``sigmoid(u) == exp(u)``, and ``(a*h)*h`` with ``h = exp(u/2)`` keeps every
     intermediate normal, so only the final product is rounded (``x*sigmoid(2x)`` at
-    ``x = -362`` would otherwise lose 8 significant digits).
+    ``x = -362`` would otherwise lose 8 significant digits). That tail is recomputed only
+    on the elements in it.
     """
-    h = np.exp(0.5 * np.minimum(u, 0))
-    return np.where(u < _SIGMOID_TAIL, (a * h) * h, a * _sigmoid_kernel(u))
+    u = _float_array(u)
+    if u.ndim == 0 and np.ndim(a) == 0:
+        return np.result_type(a, u).type(_times_sigmoid_scalar(float(a), float(u)))
+    a = a if isinstance(a, (int, float)) else np.asarray(a)  # a Python number stays weak (float32 kept)
+    e = _exp_minus_abs(u)
+    numerator = np.multiply(e, a)
+    np.copyto(numerator, a, where=u >= 0)
+    e += 1
+    result = np.divide(numerator, e, out=numerator if numerator.shape == e.shape else None)
+    return _with_subnormal_tail(result, a, u, lambda a, u: _tail_product(a, 0.5 * u))
+
+
+def _tail_product(a: np.ndarray, half_exponent: np.ndarray) -> np.ndarray:
+    """``a*exp(2*half_exponent)`` as ``(a*h)*h``: normal intermediates, one final rounding."""
+    h = np.exp(half_exponent)
+    return (a * h) * h
+
+
+def _with_subnormal_tail(result: np.ndarray, a: np.ndarray, u: np.ndarray, tail) -> np.ndarray:
+    """``result`` with ``tail(a, u)`` where ``u < -700`` (subnormal territory), computed there only."""
+    if u.size == 0 or not np.fmin.reduce(u, axis=None) < _SUBNORMAL_TAIL:
+        return result
+    a, u = np.broadcast_arrays(a, u)
+    mask = u < _SUBNORMAL_TAIL
+    result[mask] = tail(a[mask], u[mask])
+    return result
 
 
 def _times_sigmoid_scalar(a: float, u: float) -> float:
@@ -200,16 +229,65 @@ def _times_sigmoid_scalar(a: float, u: float) -> float:
     return a * _sigmoid_scalar(u)
 
 
+def _times_sigmoid_slope_kernel(a, u):
+    """``a*sigmoid(u)*sigmoid(-u)`` (``a`` times the sigmoid's derivative) as ``a*e/(1 + e)**2``,
+    ``e = exp(-|u|)``: one exponential instead of two sigmoids, symmetric in ``u``, and
+    ``(a*h)*h`` with ``h = exp(-|u|/2)`` where ``e`` is subnormal."""
+    u = _float_array(u)
+    if u.ndim == 0 and np.ndim(a) == 0:
+        return np.result_type(a, u).type(_times_sigmoid_slope_scalar(float(a), float(u)))
+    a = a if isinstance(a, (int, float)) else np.asarray(a)  # a Python number stays weak (float32 kept)
+    e = _exp_minus_abs(u)
+    denominator = e + 1
+    denominator *= denominator
+    numerator = np.multiply(e, a)
+    result = np.divide(numerator, denominator, out=numerator if numerator.shape == e.shape else None)
+    return _with_subnormal_tail(result, a, -np.abs(u), lambda a, t: _tail_product(a, 0.5 * t))
+
+
+def _times_sigmoid_slope_scalar(a: float, u: float) -> float:
+    t = -abs(u)
+    if t < _SIGMOID_TAIL:
+        h = math.exp(0.5 * t)
+        return (a * h) * h
+    e = math.exp(t)
+    return a * e / ((1 + e) * (1 + e))
+
+
+def _float_array(x) -> np.ndarray:
+    """``x`` as a floating ndarray (integers as float64), for kernels that work in place."""
+    x = np.asarray(x)
+    return x if x.dtype.kind == "f" else x.astype(np.float64)
+
+
+def _exp_minus_abs(x: np.ndarray) -> np.ndarray:
+    """A new array ``exp(-|x|)`` (never overflows), built in place: one buffer, three passes."""
+    e = np.abs(x)
+    np.negative(e, out=e)
+    return np.exp(e, out=e)
+
+
 def _sigmoid_kernel(x):
-    """Logistic sigmoid that never overflows and keeps subnormal results in the left tail."""
-    e = np.exp(-np.abs(x))
-    r = 1 / (1 + e)
-    return np.where(x < 0, e * r, r)
+    """Logistic sigmoid ``where(x >= 0, 1, e)/(1 + e)``, ``e = exp(-|x|)``: one rounding, no
+    overflow, subnormal results in the left tail; temporaries are reused in place."""
+    x = _float_array(x)
+    if x.ndim == 0:
+        return x.dtype.type(_sigmoid_scalar(float(x))) if x == x else x[()]
+    e = _exp_minus_abs(x)
+    numerator = np.where(x >= 0, x.dtype.type(1), e)
+    e += 1
+    return np.divide(numerator, e, out=numerator)
 
 
 def _softplus_kernel(x):
     """``log(1 + exp(x))`` as ``max(x, 0) + log1p(exp(-|x|))``: exact in both tails, no overflow."""
-    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+    x = _float_array(x)
+    if x.ndim == 0:
+        return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+    e = _exp_minus_abs(x)
+    np.log1p(e, out=e)
+    e += np.maximum(x, 0)
+    return e
 
 
 class sigmoid(sympy.Function):  # noqa: N801 - SymPy's convention: functions are lower-case
@@ -411,6 +489,7 @@ NUMPY_KERNELS: dict[str, Callable] = {cls._kernel_name: cls._kernel for cls in P
 #: Kernels of SymPy's own functions whose textbook evaluation overflows (``cosh(710)``).
 NUMPY_KERNELS["mf_sech"] = _sech_kernel
 NUMPY_KERNELS["mf_times_sigmoid"] = _times_sigmoid_kernel
+NUMPY_KERNELS["mf_times_sigmoid_slope"] = _times_sigmoid_slope_kernel
 NUMPY_KERNELS["mf_times_normal_cdf"] = _times_normal_cdf_kernel
 NUMPY_KERNELS["mf_times_normal_pdf"] = _times_normal_pdf_kernel
 NUMPY_KERNELS["mf_tanh_shrink"] = _tanh_shrink_kernel
@@ -420,6 +499,7 @@ NUMPY_KERNELS["mf_sqrt_plus"] = _sqrt_plus_kernel
 SCALAR_KERNELS: dict[str, Callable] = {cls._kernel_name: cls._scalar_kernel for cls in PRIMITIVES.values()}
 SCALAR_KERNELS["mf_sech"] = _sech_scalar
 SCALAR_KERNELS["mf_times_sigmoid"] = _times_sigmoid_scalar
+SCALAR_KERNELS["mf_times_sigmoid_slope"] = _times_sigmoid_slope_scalar
 SCALAR_KERNELS["mf_times_normal_cdf"] = _times_normal_cdf_scalar
 SCALAR_KERNELS["mf_times_normal_pdf"] = _times_normal_pdf_scalar
 SCALAR_KERNELS["mf_tanh_shrink"] = _tanh_shrink_scalar

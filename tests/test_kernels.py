@@ -1,0 +1,93 @@
+"""Kernel printing rules: one-pass forms that keep NaN in -> NaN out, strict bounds, shared calls."""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+import sympy
+
+from mathforge import Expression, MathForge, symbol
+from mathforge.compile import compile_kernel, kernel_source
+from mathforge.primitives import NUMPY_KERNELS, sigmoid
+
+x = symbol("x")
+SPECIAL = np.array([np.nan, -np.inf, -1.0, -0.0, 0.0, 1.0, np.inf])
+
+
+def _kernel(expr):
+    return compile_kernel(expr, (x,), ())
+
+
+@pytest.mark.parametrize(("expr", "code", "want"), [
+    (sympy.Piecewise((x, x > 0), (0, True)), "numpy.maximum(x, 0)", [np.nan, 0, 0, 0, 0, 1, np.inf]),
+    (sympy.Piecewise((0, x < 0), (x, True)), "numpy.maximum(0, x)", [np.nan, 0, 0, -0.0, 0, 1, np.inf]),
+    (sympy.Piecewise((x, x < 0), (0, True)), "numpy.minimum(x, 0)", [np.nan, -np.inf, -1, 0, 0, 0, 0]),
+    (sympy.Piecewise((1, x > 0), (0, True)), "numpy.heaviside(x, 0.0)", [np.nan, 0, 0, 0, 0, 1, 1]),
+    (sympy.Piecewise((1, x >= 0), (0, True)), "numpy.heaviside(x, 1.0)", [np.nan, 0, 0, 1, 1, 1, 1]),
+    (sympy.Piecewise((0, x > 0), (1, True)), "numpy.heaviside(-x, 1.0)", [np.nan, 1, 1, 1, 1, 0, 0]),
+    (sympy.Piecewise((x, x > 2), (3, True)), "numpy.where(numpy.less_equal(x, 2), 3, x)",
+     [np.nan, 3, 3, 3, 3, 3, np.inf]),
+])
+def test_two_way_piecewise_is_one_pass_and_keeps_nan(expr, code, want):
+    assert code in kernel_source(expr, (x,)), kernel_source(expr, (x,))
+    kernel = _kernel(expr)
+    assert getattr(kernel, "regular_range", None) is None  # no special-value guard was needed
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        got = kernel(SPECIAL)
+    np.testing.assert_array_equal(got, want)
+    assert list(np.signbit(got[3:5])) == list(np.signbit(np.array(want[3:5], dtype=float)))  # signed zeros
+
+
+def test_relu_of_negative_zero_is_positive_zero():
+    assert not math.copysign(1.0, MathForge().get("relu").eval(x=np.array([-0.0]))[0]) < 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_strict_bound_is_never_reached_by_the_other_branch(dtype):
+    """``log(1 - x)`` for ``x < 1``: the branch is evaluated strictly inside, also at x = 1."""
+    kernel = _kernel(sympy.Piecewise((sympy.log(1 - x), x < 1), (-100, True)))
+    inputs = np.array([0.5, np.nextafter(dtype(1), dtype(0)), 1.0, 2.0], dtype=dtype)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        got = kernel(inputs)
+    assert got.dtype == dtype
+    assert got[2] == got[3] == -100 and math.isclose(got[0], math.log(0.5), rel_tol=1e-6)
+    assert got[1] == dtype(np.log(np.float64(1) - np.float64(inputs[1])))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("u", [-800.0, -720.0, -60.0, -3.0, 0.0, 0.5, 30.0, 720.0])
+def test_times_sigmoid_slope_against_mpmath(u, dtype):
+    """``a*sigmoid(u)*sigmoid(-u)``, subnormal tails included (tolerance: 4 ulp + smallest subnormal)."""
+    a = 3.0
+    got = NUMPY_KERNELS["mf_times_sigmoid_slope"](np.array([a], dtype=dtype), np.array([u], dtype=dtype))[0]
+    with mpmath.workdps(50):
+        want = float(a / (1 + mpmath.exp(-mpmath.mpf(u))) / (1 + mpmath.exp(mpmath.mpf(u))))
+    tiny = float(np.finfo(dtype).smallest_subnormal)
+    assert got.dtype == dtype
+    assert abs(float(got) - want) <= 4 * float(np.finfo(dtype).eps) * abs(want) + tiny, (u, got, want)
+
+
+def test_sigmoid_derivative_uses_one_exponential():
+    e = Expression(sigmoid(x), ["x"])
+    assert "mf_times_sigmoid_slope(1, x)" in kernel_source(e.gradient().symbolic_expr, (x,))
+
+
+def test_in_place_kernels_leave_their_inputs_alone():
+    for name in ("mf_sigmoid", "mf_softplus"):
+        data = np.linspace(-5, 5, 11)
+        before = data.copy()
+        NUMPY_KERNELS[name](data)
+        np.testing.assert_array_equal(data, before)
+    data = np.linspace(-900, 5, 11)
+    before = data.copy()
+    NUMPY_KERNELS["mf_times_sigmoid"](data, data)
+    NUMPY_KERNELS["mf_times_sigmoid_slope"](data, data)
+    np.testing.assert_array_equal(data, before)
+
+
+def test_a_repeated_call_is_computed_once():
+    source = kernel_source(MathForge().get("mish").gradient().symbolic_expr, (x,))
+    assert source.count("mf_softplus(") == 1 and source.count("mf_sech(") == 1, source
