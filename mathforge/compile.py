@@ -857,6 +857,10 @@ def _guard_special_values(expr: sympy.Basic, var: sympy.Symbol, params: tuple[sy
             return side.value(float64, *p)
         x = np.asarray(x)
         dtype = x.dtype if x.dtype.kind == "f" else float64
+        if x.size:  # two fast reductions decide whether any element needs special handling
+            lo, hi = regular_range(dtype)
+            if x.min() > lo and x.max() < hi:  # False if there is a NaN
+                return core(x, *p)
         masks = []
         for side in sides:
             bound = side.bound(dtype)

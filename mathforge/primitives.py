@@ -54,35 +54,68 @@ _NDTR_TAIL = -37.0
 def _normal_cdf_kernel(x):
     """Standard normal CDF: SciPy's ``ndtr`` (``erfc`` in the left tail, no cancellation), and
     ``erfcx(-x/sqrt 2)*exp(-x**2/2)/2`` below -37, where ``ndtr`` returns 0 although the value
-    is still a subnormal number (``x`` is clamped at -40, beyond which it is 0 in float64)."""
-    special = _scipy_special()
-    t = np.clip(x, -40, _NDTR_TAIL)
-    tail = 0.5 * special.erfcx(-0.7071067811865476 * t) * np.exp(-0.5 * (t * t))
-    return np.where(x < _NDTR_TAIL, np.where(x < -40, 0 * tail, tail), special.ndtr(x))
+    is still a subnormal number (``x`` is clamped at -40, beyond which it is 0 in float64).
+    The tail is computed only on the elements in it."""
+    return _times_normal_cdf_kernel(1.0, x)
 
 
-def _times_normal_cdf_kernel(a, u):
-    """``a*normal_cdf(u)`` accurate where the CDF is subnormal: ``(a*c*h)*h`` with ``h = exp(-u**2/4)``."""
+def _normal_cdf_tail(a, u):
+    """``a*normal_cdf(u)`` for ``u < -37`` as ``(a*c*h)*h``, ``h = exp(-u**2/4)``; 0 below -40."""
     special = _scipy_special()
     t = np.clip(u, -40, _NDTR_TAIL)
     h = np.exp(-0.25 * (t * t))
     tail = ((a * (0.5 * special.erfcx(-0.7071067811865476 * t))) * h) * h
-    return np.where(u < _NDTR_TAIL, np.where(u < -40, 0 * tail, tail), a * special.ndtr(u))
+    return np.where(u < -40, 0 * tail, tail)
+
+
+def _times_normal_cdf_kernel(a, u):
+    """``a*normal_cdf(u)`` accurate where the CDF is subnormal: ``(a*c*h)*h`` with ``h = exp(-u**2/4)``
+    below -37 (on those elements only), ``a*ndtr(u)`` elsewhere."""
+    special = _scipy_special()
+    u = _float_array(u)
+    if u.ndim == 0 and np.ndim(a) == 0:
+        value = _normal_cdf_tail(a, u) if u < _NDTR_TAIL else a * special.ndtr(u)
+        return np.result_type(a, u).type(value)
+    a = a if isinstance(a, (int, float)) else np.asarray(a)
+    cdf = special.ndtr(u)
+    result = np.multiply(a, cdf, out=cdf if np.shape(a) in ((), cdf.shape) and cdf.dtype == np.result_type(a, cdf)
+                         else None)
+    return _with_tail(result, a, u, _NDTR_TAIL, _normal_cdf_tail)
 
 
 def _times_normal_cdf_scalar(a: float, u: float) -> float:
     return float(_times_normal_cdf_kernel(np.float64(a), np.float64(u)))
 
 
+#: Beyond this ``|u|``, ``exp(-u**2/2)`` may be subnormal: the product is formed in halves.
+_PDF_TAIL = 37.0
+
+
+def _normal_pdf_tail(a, u):
+    t = np.minimum(np.abs(u), 60)
+    h = np.exp(-0.25 * (t * t))
+    return ((a * 0.3989422804014327) * h) * h
+
+
 def _times_normal_pdf_kernel(a, u):
-    """``a*normal_pdf(u)`` with the factor ``exp(-u**2/2)`` split in two, so ``a`` meets it while normal.
+    """``a*normal_pdf(u)``; where ``exp(-u**2/2)`` may be subnormal (``|u| > 37``) it is split in two
+    halves, so ``a`` meets it while normal (on those elements only).
 
     ``|u|`` is capped at 60, where each half is already exactly 0 (``exp(-900)``), so an
     infinite ``a`` still gives NaN there and the special-value guard supplies the limit.
     """
-    t = np.minimum(np.abs(u), 60)
-    h = np.exp(-0.25 * (t * t))
-    return ((a * 0.3989422804014327) * h) * h
+    u = _float_array(u)
+    if u.ndim == 0 and np.ndim(a) == 0:
+        return np.result_type(a, u).type(_normal_pdf_tail(a, u))
+    a = a if isinstance(a, (int, float)) else np.asarray(a)
+    t = np.abs(u)
+    np.minimum(t, 60, out=t)
+    np.multiply(t, t, out=t)
+    t *= -0.5
+    np.exp(t, out=t)
+    t *= 0.3989422804014327
+    result = np.multiply(a, t, out=t if np.shape(a) in ((), t.shape) and t.dtype == np.result_type(a, t) else None)
+    return _with_tail(result, a, -np.abs(u), -_PDF_TAIL, _normal_pdf_tail)
 
 
 def _times_normal_pdf_scalar(a: float, u: float) -> float:
@@ -214,10 +247,21 @@ def _tail_product(a: np.ndarray, half_exponent: np.ndarray) -> np.ndarray:
 
 def _with_subnormal_tail(result: np.ndarray, a: np.ndarray, u: np.ndarray, tail) -> np.ndarray:
     """``result`` with ``tail(a, u)`` where ``u < -700`` (subnormal territory), computed there only."""
-    if u.size == 0 or not np.fmin.reduce(u, axis=None) < _SUBNORMAL_TAIL:
+    return _with_tail(result, a, u, _SUBNORMAL_TAIL, tail)
+
+
+def _with_tail(result: np.ndarray, a, u: np.ndarray, threshold: float, tail) -> np.ndarray:
+    """``result`` with ``tail(a, u)`` on the elements where ``u < threshold`` (others untouched).
+
+    ``u`` is scanned once (``fmin`` skips NaN); the tail formula runs on the subset only.
+    ``tail`` receives the matching elements of ``a`` and ``u`` and refers to nothing else.
+    """
+    if u.size == 0 or not np.fmin.reduce(u, axis=None) < threshold:
         return result
     a, u = np.broadcast_arrays(a, u)
-    mask = u < _SUBNORMAL_TAIL
+    mask = u < threshold
+    if result.shape != mask.shape or not result.flags.writeable:
+        result = np.array(np.broadcast_to(result, mask.shape))
     result[mask] = tail(a[mask], u[mask])
     return result
 
