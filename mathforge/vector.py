@@ -59,7 +59,29 @@ def _shifted(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return np.where(undefined, 0, shifted), plus_inf, undefined  # rows without a limit: NaN later
 
 
-def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
+def _finite_rows_shifted(x: np.ndarray, axis: int, sign: int = 1) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(sign*x - max(sign*x), argmax(sign*x))`` when every row's extreme is finite; else ``None``.
+
+    The common case, in two passes over ``x``; rows with a NaN or an infinite extreme take
+    the general path of :func:`_shifted`.
+    """
+    find = np.argmax if sign > 0 else np.argmin
+    index = np.expand_dims(find(x, axis=axis), axis)  # a NaN is the arg-extreme of its row
+    extreme = np.take_along_axis(x, index, axis=axis)
+    if not np.isfinite(extreme).all():
+        return None
+    with np.errstate(over="ignore"):  # -1e308 - 1e308 is -inf, and exp(-inf) = 0 is exact
+        return (np.subtract(x, extreme) if sign > 0 else np.subtract(extreme, x)), index
+
+
+def _softmax(x: np.ndarray, axis: int, sign: int = 1) -> np.ndarray:
+    fast = _finite_rows_shifted(x, axis, sign) if x.size else None
+    if fast is not None:
+        e = np.exp(fast[0], out=fast[0])
+        e /= np.sum(e, axis=axis, keepdims=True)
+        return e
+    if sign < 0:
+        x = -x
     shifted, _, undefined = _shifted(x, axis)
     e = np.exp(shifted)
     result = e / np.sum(e, axis=axis, keepdims=True)
@@ -67,6 +89,15 @@ def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
 
 
 def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    fast = _finite_rows_shifted(x, axis) if x.size else None
+    if fast is not None:
+        # log(sum) = log1p(rest), rest = the sum without the argmax's exact 1 (other maxima
+        # keep theirs): no loss when the sum is close to 1
+        shifted, index = fast
+        e = np.exp(shifted)
+        np.put_along_axis(e, index, 0, axis=axis)
+        shifted -= np.log1p(np.sum(e, axis=axis, keepdims=True))
+        return shifted
     shifted, _, undefined = _shifted(x, axis)
     # the maxima contribute exactly 1 each, so log(sum) = log1p(rest): no loss when sum ~ 1
     at_max = shifted == 0
@@ -77,7 +108,7 @@ def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
 
 
 def _softmin(x: np.ndarray, axis: int) -> np.ndarray:
-    return _softmax(-x, axis)
+    return _softmax(x, axis, sign=-1)
 
 
 def _halves(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
