@@ -189,7 +189,13 @@ class _OwnKernelsMixin:
 
 
     def _print_Add(self, expr, order=None):
-        """``u - tanh(u)`` and ``u + sqrt(u**2 + c)`` through kernels that do not cancel."""
+        """``u - tanh(u)`` and ``u + sqrt(u**2 + c)`` through kernels that do not cancel;
+        ``sigmoid(u) + a*sigmoid(u)*sigmoid(-u)`` (swish-like derivatives) with one exponential."""
+        combined = _sigmoid_plus_slope(expr)
+        if combined is not None:
+            (a, u), others = combined
+            code = f"mf_sigmoid_plus_slope({self._print(a)}, {self._print(u)})"
+            return code if not others else f"{code} + {self._print(sympy.Add(*others, evaluate=False))}"
         if len(expr.args) == 2:  # 0.5*x + 0.5*sqrt(x**2 + b) -> 0.5*(x + sqrt(x**2 + b))
             (c1, t1), (c2, t2) = (a.as_coeff_Mul() for a in expr.args)
             content, inner = (c1, sympy.Add(t1, t2, evaluate=False)) if c1 == c2 else (1, None)
@@ -244,6 +250,43 @@ class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):
 
     def _print_Min(self, expr):
         return functools.reduce(lambda a, b: f"numpy.minimum({a}, {b})", [self._print(a) for a in expr.args])
+
+    def _fresh(self, expr: sympy.Basic) -> bool:
+        """Whether ``expr``'s code yields a new array that nothing else refers to (when it is an array).
+
+        Arithmetic and function calls of the variables do; a variable, a shared temporary or a
+        Piecewise (a parameter-only one may return its input) do not.
+        """
+        return (isinstance(expr, (sympy.Add, sympy.Mul, sympy.Pow, sympy.Function, sympy.Max, sympy.Min))
+                and not isinstance(expr, sympy.Piecewise)
+                and any(s in self.variables or s.name.startswith(_SHARED_PREFIX) for s in expr.free_symbols))
+
+    def _print_Mul(self, expr):
+        """``a/b`` with a fresh denominator divides into it (no new array)."""
+        factors = expr.args
+        denominators = [f for f in factors if f.is_Pow and f.exp == -1 and self._fresh(f.base)]
+        if len(denominators) == 1 and not any(type(f).__name__ in _TAIL_FACTORS for f in factors):
+            rest = sympy.Mul(*[f for f in factors if f is not denominators[0]], evaluate=False)
+            return f"mf_divide_into({self._print(rest)}, {self._print(denominators[0].base)})"
+        return super()._print_Mul(expr)
+
+    def _print_Pow(self, expr, rational=False):
+        if expr.exp.is_Integer and expr.exp < 0 and (
+                self._fresh(expr.base) or (expr.exp < -1 and self._fresh(expr.base * 2))):
+            positive = expr.base if expr.exp == -1 else sympy.Pow(expr.base, -expr.exp, evaluate=False)
+            return f"mf_divide_into(1, {self._print(positive)})"
+        return super()._print_Pow(expr, rational)
+
+    def _in_place(self, expr, code: str) -> str:
+        """``numpy.f(arg)`` as ``mf_in_place(numpy.f, arg)`` when ``arg`` is a fresh temporary."""
+        name, parenthesis, rest = code.partition("(")
+        if (parenthesis and name in _IN_PLACE_UFUNCS and len(expr.args) == 1 and self._fresh(expr.args[0])
+                and rest.endswith(")")):
+            return f"mf_in_place({name}, {rest[:-1]})"
+        return code
+
+    def _print_Abs(self, expr):
+        return self._in_place(expr, f"numpy.abs({self._print(expr.args[0])})")
 
     def _print__StrictlyBelow(self, expr):
         return f"mf_strictly_below({self._print(expr.args[0])}, {self._print(expr.args[1])})"
@@ -345,6 +388,38 @@ def _clamp(x: sympy.Symbol, a: sympy.Basic, b: sympy.Basic, op: type,
     function = "maximum" if upward == (a == x) else "minimum"
     at_equality = b if strict else a
     return function, (x if at_equality == bound else bound), at_equality
+
+
+def _in_place_printer(function_name: str):
+    def print_in_place(self, expr):
+        return self._in_place(expr, getattr(NumPyPrinter, f"_print_{function_name}")(self, expr))
+
+    return print_in_place
+
+
+#: NumPy ufuncs of one argument that may write their result over a fresh temporary argument.
+_IN_PLACE_UFUNCS = {f"numpy.{name}" for name in ("exp", "expm1", "log", "log1p", "tanh", "sinh", "cosh",
+                                                 "sin", "cos", "sqrt", "abs", "arctan", "arcsinh")}
+for _function in ("exp", "expm1", "log", "log1p", "tanh", "sinh", "cosh", "sin", "cos", "atan", "asinh"):
+    setattr(_KernelPrinter, f"_print_{_function}", _in_place_printer(_function))
+
+
+def _in_place_call(ufunc, argument):
+    """``ufunc(argument)``, written over ``argument`` when it is a float array (a temporary, by
+    construction of the printed code)."""
+    if type(argument) is np.ndarray and argument.ndim and argument.dtype.kind == "f" and argument.flags.writeable:
+        return ufunc(argument, out=argument)
+    return ufunc(argument)
+
+
+def _divide_into(numerator, denominator):
+    """``numerator/denominator``, written over ``denominator`` (a temporary) when shapes and dtype allow."""
+    if (type(denominator) is np.ndarray and denominator.ndim and denominator.dtype.kind == "f"
+            and denominator.flags.writeable and np.ndim(numerator) <= denominator.ndim
+            and np.shape(numerator) == denominator.shape[denominator.ndim - np.ndim(numerator):]
+            and np.result_type(numerator, denominator) == denominator.dtype):
+        return np.divide(numerator, denominator, out=denominator)
+    return numerator / denominator
 
 
 class _ScalarPrinter(_OwnKernelsMixin, _LiteralsMixin, PythonCodePrinter):
@@ -480,6 +555,36 @@ def _simple_bounds(domain: sympy.Basic, var: sympy.Symbol) -> list[tuple[str, sy
     return bounds
 
 
+def _sigmoid_slope_factors(term: sympy.Basic) -> tuple[sympy.Basic, sympy.Basic] | None:
+    """``(a, u)`` if ``term`` is ``a*sigmoid(u)*sigmoid(-u)`` (``u`` without a minus sign)."""
+    if not term.is_Mul:
+        return None
+    factors = term.args
+    for i, first in enumerate(factors):
+        if type(first).__name__ != "sigmoid":
+            continue
+        for j in range(i + 1, len(factors)):
+            second = factors[j]
+            if type(second).__name__ == "sigmoid" and second.args[0] == -first.args[0]:
+                u = first.args[0] if not first.args[0].could_extract_minus_sign() else second.args[0]
+                rest = [f for k, f in enumerate(factors) if k not in (i, j)]
+                return sympy.Mul(*rest, evaluate=False) if rest else sympy.S.One, u
+    return None
+
+
+def _sigmoid_plus_slope(expr: sympy.Add):
+    """``((a, u), other terms)`` if ``expr`` holds ``sigmoid(u) + a*sigmoid(u)*sigmoid(-u)``."""
+    for term in expr.args:
+        found = _sigmoid_slope_factors(term)
+        if found is None:
+            continue
+        a, u = found
+        for other in expr.args:
+            if type(other).__name__ == "sigmoid" and other.args[0] == u:
+                return (a, u), [t for t in expr.args if t is not term and t is not other]
+    return None
+
+
 def _sign(x: float) -> float:
     return math.copysign(1.0, x) if x else 0.0
 
@@ -487,6 +592,7 @@ def _sign(x: float) -> float:
 def _namespace(scipy_names: set[str], scalar: bool = False) -> dict[str, object]:
     namespace: dict[str, object] = {"numpy": np, "math": math, "mf_sign": _sign,
                                     "mf_strictly_below": _strictly_below, "mf_strictly_above": _strictly_above,
+                                    "mf_in_place": _in_place_call, "mf_divide_into": _divide_into,
                                     **(SCALAR_KERNELS if scalar else NUMPY_KERNELS)}
     if scipy_names:
         import scipy.special  # deferred: ~0.2 s, paid only by kernels that need it
@@ -638,21 +744,37 @@ def _shared_calls(exprs: Sequence[sympy.Basic]) -> list[sympy.Basic]:
     return sorted(shared, key=sympy.count_ops)
 
 
+#: Names of the temporaries that hold shared subexpressions in generated code.
+_SHARED_PREFIX = "_shared"
+
+
 def _hoistable_nodes(expr: sympy.Basic):
-    """Function calls of ``expr`` outside ``Piecewise`` and not a sigmoid-like factor of a product."""
+    """Function calls of ``expr`` (and bases of small integer powers, printed as products) outside
+    ``Piecewise`` and not a sigmoid-like factor of a product."""
     if isinstance(expr, sympy.Piecewise) or not isinstance(expr, sympy.Basic):
         return
     if expr.is_Function and expr.free_symbols:
         yield expr
-    if expr.is_Pow and expr.exp.is_Integer and 2 <= expr.exp <= _MAX_PRODUCT_POWER and expr.base.is_Function:
-        for _ in range(int(expr.exp) - 1):  # printed as a product: the base is used that often
-            yield from _hoistable_nodes(expr.base)
+        yield from _call_arguments(expr)
+    if (expr.is_Pow and expr.exp.is_Integer and 2 <= abs(expr.exp) <= _MAX_PRODUCT_POWER
+            and not expr.base.is_Atom and not isinstance(expr.base, sympy.Piecewise) and expr.base.free_symbols):
+        for _ in range(abs(int(expr.exp))):  # printed as a product: the base is used that often
+            yield expr.base
     for arg in expr.args:
         if _kept_in_place(expr, arg):
+            yield from _call_arguments(arg)
             for inner in arg.args:
                 yield from _hoistable_nodes(inner)
             continue
         yield from _hoistable_nodes(arg)
+
+
+def _call_arguments(call: sympy.Basic):
+    """The compound arguments of a call that are not calls themselves (``sigmoid(u)`` and its
+    slope share ``u``); calls are counted where they stand."""
+    for arg in call.args:
+        if not arg.is_Atom and not arg.is_Function and arg.free_symbols and not isinstance(arg, sympy.Piecewise):
+            yield arg
 
 
 def _kept_in_place(parent: sympy.Basic, arg: sympy.Basic) -> bool:
@@ -675,6 +797,9 @@ def _replace_hoistable(expr: sympy.Basic, mapping: dict[sympy.Basic, sympy.Symbo
         return expr
     if expr in mapping:
         return mapping[expr]
+    if expr.is_Mul and -expr in mapping and not any(_kept_in_place(expr, a) for a in expr.args):
+        # sigmoid(-u) next to sigmoid(u): keep the pair recognisable
+        return -mapping[-expr]
     args = []
     for arg in expr.args:
         if _kept_in_place(expr, arg):
@@ -689,7 +814,7 @@ def _hoist(exprs: sympy.Basic | Sequence[sympy.Basic], shared: Sequence[sympy.Ba
     mapping: dict[sympy.Basic, sympy.Symbol] = {}
     assignments = []
     for index, call in enumerate(shared):
-        temporary = sympy.Symbol(f"_shared{index}", real=True)
+        temporary = sympy.Symbol(f"{_SHARED_PREFIX}{index}", real=True)
         assignments.append((temporary, _replace_hoistable(call, mapping) if mapping else call))
         mapping[call] = temporary
     if isinstance(exprs, sympy.Basic):

@@ -289,6 +289,33 @@ def _times_sigmoid_slope_kernel(a, u):
     return _with_subnormal_tail(result, a, -np.abs(u), lambda a, t: _tail_product(a, 0.5 * t))
 
 
+def _sigmoid_plus_slope_kernel(a, u):
+    """``sigmoid(u) + a*sigmoid(u)*sigmoid(-u)`` (the derivative of ``x*sigmoid(u)``-like
+    products) as ``(where(u >= 0, 1, e)*(1 + e) + a*e)/(1 + e)**2``, ``e = exp(-|u|)``: one
+    exponential; ``((1 + a)*h)*h``, ``h = exp(u/2)``, where ``e`` is subnormal."""
+    u = _float_array(u)
+    if u.ndim == 0 and np.ndim(a) == 0:
+        return np.result_type(a, u).type(_sigmoid_plus_slope_scalar(float(a), float(u)))
+    a = a if isinstance(a, (int, float)) else np.asarray(a)
+    e = _exp_minus_abs(u)
+    d = e + 1
+    numerator = np.where(u >= 0, d, e * d)
+    slope = np.multiply(e, a)
+    numerator += slope
+    d *= d
+    result = np.divide(numerator, d, out=numerator if numerator.shape == d.shape else None)
+    return _with_subnormal_tail(result, a, u, lambda a, u: _tail_product(1 + a, 0.5 * u))
+
+
+def _sigmoid_plus_slope_scalar(a: float, u: float) -> float:
+    if u < _SIGMOID_TAIL:
+        h = math.exp(0.5 * u)
+        return ((1 + a) * h) * h
+    e = math.exp(-abs(u))
+    d = 1 + e
+    return ((d if u >= 0 else e * d) + a * e) / (d * d)
+
+
 def _times_sigmoid_slope_scalar(a: float, u: float) -> float:
     t = -abs(u)
     if t < _SIGMOID_TAIL:
@@ -534,6 +561,7 @@ NUMPY_KERNELS: dict[str, Callable] = {cls._kernel_name: cls._kernel for cls in P
 NUMPY_KERNELS["mf_sech"] = _sech_kernel
 NUMPY_KERNELS["mf_times_sigmoid"] = _times_sigmoid_kernel
 NUMPY_KERNELS["mf_times_sigmoid_slope"] = _times_sigmoid_slope_kernel
+NUMPY_KERNELS["mf_sigmoid_plus_slope"] = _sigmoid_plus_slope_kernel
 NUMPY_KERNELS["mf_times_normal_cdf"] = _times_normal_cdf_kernel
 NUMPY_KERNELS["mf_times_normal_pdf"] = _times_normal_pdf_kernel
 NUMPY_KERNELS["mf_tanh_shrink"] = _tanh_shrink_kernel
@@ -544,6 +572,7 @@ SCALAR_KERNELS: dict[str, Callable] = {cls._kernel_name: cls._scalar_kernel for 
 SCALAR_KERNELS["mf_sech"] = _sech_scalar
 SCALAR_KERNELS["mf_times_sigmoid"] = _times_sigmoid_scalar
 SCALAR_KERNELS["mf_times_sigmoid_slope"] = _times_sigmoid_slope_scalar
+SCALAR_KERNELS["mf_sigmoid_plus_slope"] = _sigmoid_plus_slope_scalar
 SCALAR_KERNELS["mf_times_normal_cdf"] = _times_normal_cdf_scalar
 SCALAR_KERNELS["mf_times_normal_pdf"] = _times_normal_pdf_scalar
 SCALAR_KERNELS["mf_tanh_shrink"] = _tanh_shrink_scalar

@@ -91,3 +91,38 @@ def test_in_place_kernels_leave_their_inputs_alone():
 def test_a_repeated_call_is_computed_once():
     source = kernel_source(MathForge().get("mish").gradient().symbolic_expr, (x,))
     assert source.count("mf_softplus(") == 1 and source.count("mf_sech(") == 1, source
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("u", [-800.0, -720.0, -60.0, -1.278, -0.3, 0.0, 0.5, 30.0, 720.0])
+@pytest.mark.parametrize("a", [-2.5, 0.0, 1.702])
+def test_sigmoid_plus_slope_against_mpmath(a, u, dtype):
+    """``sigmoid(u) + a*sigmoid(u)*sigmoid(-u)``; tolerance 4 ulp of the larger term + smallest subnormal."""
+    got = NUMPY_KERNELS["mf_sigmoid_plus_slope"](np.array([a], dtype=dtype), np.array([u], dtype=dtype))[0]
+    with mpmath.workdps(50):
+        up, down = 1 / (1 + mpmath.exp(-mpmath.mpf(u))), 1 / (1 + mpmath.exp(mpmath.mpf(u)))
+        want, scale = float(up + a * up * down), float(abs(up) + abs(a * up * down))
+    assert got.dtype == dtype
+    eps, tiny = float(np.finfo(dtype).eps), float(np.finfo(dtype).smallest_subnormal)
+    assert abs(float(got) - want) <= 4 * eps * scale + tiny, (a, u, got, want)
+
+
+FORGE = MathForge()
+ELEMENTWISE = [n for n in FORGE.list_all() if FORGE.get(n).kind == "elementwise"]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_kernels_never_write_into_their_inputs(name, dtype):
+    """Kernels reuse their own temporaries in place; the caller's arrays are never touched."""
+    e = FORGE.get(name)
+    inputs = {v: np.linspace(-3.0, 3.0, 64).astype(dtype) + 0.25 * i for i, v in enumerate(e.variables)}
+    if "var" in inputs:
+        inputs["var"] = np.abs(inputs["var"]) + dtype(0.5)
+    copies = {k: v.copy() for k, v in inputs.items()}
+    with np.errstate(all="ignore"):
+        e.eval(**inputs)
+        e.gradient().eval(**inputs)
+        e.value_and_grad(**inputs)
+    for key, value in inputs.items():
+        np.testing.assert_array_equal(value, copies[key], err_msg=f"{name} wrote into {key}")
