@@ -305,11 +305,14 @@ class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):
         two_way = self._print_two_way(pieces)
         if two_way is not None:
             return two_way
+        clamp = self._print_clamp(expr)
+        if clamp is not None:
+            return clamp
         earlier: list[sympy.Basic] = []
         printed = []
         for value, condition in pieces:
             domain = sympy.And(condition, *[sympy.Not(c) for c in earlier])
-            printed.append((self._print(_clamped_to(value, domain, self.variables)), condition))
+            printed.append((self._print_branch(_clamped_to(value, domain, self.variables)), condition))
             earlier.append(condition)
         if printed[-1][1] is sympy.true:
             code = printed.pop()[0]
@@ -319,6 +322,38 @@ class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):
             code = f"numpy.where({self._print(condition)}, {value_code}, {code})"
         return code
 
+
+    def _print_branch(self, value: sympy.Basic) -> str:
+        """A ``where`` branch; an integer constant as a float, so ``where`` gives a float array
+        (not int64 to be converted afterwards)."""
+        if value.is_Integer:
+            return repr(float(value))
+        return self._print(value)
+
+    def _print_clamp(self, expr: sympy.Piecewise) -> str | None:
+        """``Piecewise((lo, x <= a), (hi, x >= b), (f(x), True))`` with ``f`` increasing and linear,
+        ``f(a) = lo`` and ``f(b) = hi`` (relu6, hard_tanh, hard_sigmoid) as ``min(max(f, lo), hi)``:
+        two passes, NaN kept. With symbolic bounds the clamp is taken only while ``lo <= hi``."""
+        found = _linear_clamp(expr, set(self.variables))
+        if found is None:
+            return None
+        inner, low, high = found
+        code = (f"mf_clamp({self._print(inner)}, {self._print(low)}, {self._print(high)}, "
+                f"{self._fresh(inner)})")
+        order = sympy.Le(low, high)
+        if order is sympy.true:
+            return code
+        if order is sympy.false or order.free_symbols & set(self.variables):
+            return None
+        general = sympy.Piecewise(*expr.args)  # printed below without this rule
+        return f"(({code}) if ({self._print(order)}) else ({self._print_Piecewise_general(general)}))"
+
+    def _print_Piecewise_general(self, expr):
+        saved, self._print_clamp = self._print_clamp, lambda _: None
+        try:
+            return self._print_Piecewise(expr)
+        finally:
+            self._print_clamp = saved
 
     def _print_two_way(self, pieces) -> str | None:
         """``Piecewise((a, u op v), (b, True))`` in one pass where that keeps NaN in -> NaN out.
@@ -342,6 +377,9 @@ class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):
             if step is not None:
                 kind, h0, sign = step
                 return f"numpy.heaviside({self._print(sign * lhs)}, {h0})"
+            slope = _leaky_slope(lhs, a, b, op, rhs, variables)
+            if slope is not None:
+                return f"mf_leaky({self._print(lhs)}, {self._print(slope)})"
             clamp = _clamp(lhs, a, b, op, rhs)
             if clamp is not None:
                 function, first, second = clamp
@@ -349,7 +387,7 @@ class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):
         if a.free_symbols & variables and not b.free_symbols & variables:
             complement = _ORDER_COMPLEMENT[type(condition)](condition.lhs, condition.rhs)
             a_code = self._print(_clamped_to(a, condition, self.variables))
-            b_code = self._print(_clamped_to(b, complement, self.variables))
+            b_code = self._print_branch(_clamped_to(b, complement, self.variables))
             return f"numpy.where({self._print(complement)}, {b_code}, {a_code})"
         return None
 
@@ -361,6 +399,72 @@ _ORDER_COMPLEMENT = {sympy.StrictGreaterThan: sympy.LessThan, sympy.GreaterThan:
 _ORDER_REVERSED = {sympy.StrictGreaterThan: sympy.StrictLessThan, sympy.GreaterThan: sympy.LessThan,
                    sympy.StrictLessThan: sympy.StrictGreaterThan, sympy.LessThan: sympy.GreaterThan}
 _ORDER_COMPLEMENT_TYPES = tuple(_ORDER_COMPLEMENT)
+
+
+def _linear_clamp(expr: sympy.Piecewise, variables: set[sympy.Symbol]):
+    """``(f, lo, hi)`` if ``expr`` is ``f`` clamped to ``[lo, hi]`` (see ``_print_clamp``), else ``None``."""
+    pieces = expr.args
+    if len(pieces) != 3 or pieces[2][1] is not sympy.true:
+        return None
+    inner = pieces[2][0]
+    symbols = inner.free_symbols & variables
+    if len(symbols) != 1:
+        return None
+    (x,) = symbols
+    slope = sympy.diff(inner, x)
+    if slope.free_symbols & variables or not (slope.is_positive or slope.is_number and slope > 0):
+        return None
+    bounds = {}
+    for value, condition in pieces[:2]:
+        if not isinstance(condition, _ORDER_COMPLEMENT_TYPES) or value.free_symbols & variables:
+            return None
+        lhs, rhs, op = condition.lhs, condition.rhs, type(condition)
+        if rhs == x:
+            lhs, rhs, op = rhs, lhs, _ORDER_REVERSED[op]
+        if lhs != x or rhs.free_symbols & variables:
+            return None
+        side = "low" if op in (sympy.StrictLessThan, sympy.LessThan) else "high"
+        if side in bounds or sympy.simplify(inner.subs(x, rhs) - value) != 0:
+            return None  # f must meet the constant at the join
+        bounds[side] = value
+    if set(bounds) != {"low", "high"}:
+        return None
+    return inner, bounds["low"], bounds["high"]
+
+
+def _leaky_slope(x, a, b, op: type, bound, variables) -> sympy.Basic | None:
+    """``c`` if ``Piecewise((a, x op 0), (b, True))`` is ``x`` for ``x > 0`` and ``c*x`` below (leaky ReLU)."""
+    if bound != 0 or op is not sympy.StrictGreaterThan or a != x or not b.is_Mul:
+        return None
+    slope = sympy.cancel(b / x)
+    return slope if not slope.free_symbols & variables and slope.free_symbols | {x} >= b.free_symbols else None
+
+
+def _leaky_kernel(x, slope: float):
+    """``where(x > 0, x, slope*x)``: for ``0 < slope <= 1`` it is ``maximum(x, slope*x)``, one
+    pass over a temporary of our own (NaN kept; ``slope = 0`` would make ``0*inf``)."""
+    with np.errstate(invalid="ignore"):  # slope 0 at x = -inf: 0*inf is NaN, as the formula says
+        y = np.multiply(x, slope)
+    if type(y) is not np.ndarray or not y.ndim:
+        return np.where(x > 0, x, y)[()]
+    if 0 < slope <= 1:
+        return np.maximum(x, y, out=y)
+    np.copyto(y, x, where=x > 0)
+    return y
+
+
+def _clamp_kernel(value, low, high, fresh: bool):
+    """``minimum(maximum(value, low), high)``; written over ``value`` when it is a fresh temporary.
+
+    ``maximum``/``minimum`` return their second argument on ties, so a value equal to a bound
+    (``-0.0`` against 0) becomes the bound, as the Piecewise gives it.
+    """
+    writable = fresh and type(value) is np.ndarray and value.ndim and value.dtype.kind == "f" \
+        and value.flags.writeable
+    result = np.maximum(value, low, out=value if writable else None)
+    if type(result) is np.ndarray and result.ndim:
+        return np.minimum(result, high, out=result)
+    return np.minimum(result, high)
 
 
 def _step(a: sympy.Basic, b: sympy.Basic, op: type, bound: sympy.Basic) -> tuple[str, float, int] | None:
@@ -593,6 +697,7 @@ def _namespace(scipy_names: set[str], scalar: bool = False) -> dict[str, object]
     namespace: dict[str, object] = {"numpy": np, "math": math, "mf_sign": _sign,
                                     "mf_strictly_below": _strictly_below, "mf_strictly_above": _strictly_above,
                                     "mf_in_place": _in_place_call, "mf_divide_into": _divide_into,
+                                    "mf_clamp": _clamp_kernel, "mf_leaky": _leaky_kernel,
                                     **(SCALAR_KERNELS if scalar else NUMPY_KERNELS)}
     if scipy_names:
         import scipy.special  # deferred: ~0.2 s, paid only by kernels that need it
@@ -948,9 +1053,18 @@ class _Side:
         return self.bounds[dtype]
 
     def value(self, dtype: np.dtype, *p: float) -> float:
-        """The limit, checked against the kernel at the bound when the bound is finite."""
-        value = self.limit(*p)
+        """The limit, checked against the kernel at the bound when the bound is finite.
+
+        Where only ``±inf`` itself is special and the kernel gives a number there at these
+        parameter values (the guard was installed for others: leaky ReLU's ``0*inf`` at
+        slope 0), that number is the answer, as without a guard.
+        """
         bound = self.bound(dtype)
+        if math.isinf(bound):
+            at_infinity = _probe(self.core, self.sign * math.inf, p)
+            if at_infinity is not None and not math.isnan(at_infinity):
+                return at_infinity
+        value = self.limit(*p)
         if math.isfinite(bound):
             with np.errstate(all="ignore"):
                 at_bound = float(np.asarray(self.core(np.array([self.sign * bound], dtype=dtype), *p)).reshape(-1)[0])

@@ -28,7 +28,7 @@ def _kernel(expr):
     (sympy.Piecewise((1, x > 0), (0, True)), "numpy.heaviside(x, 0.0)", [np.nan, 0, 0, 0, 0, 1, 1]),
     (sympy.Piecewise((1, x >= 0), (0, True)), "numpy.heaviside(x, 1.0)", [np.nan, 0, 0, 1, 1, 1, 1]),
     (sympy.Piecewise((0, x > 0), (1, True)), "numpy.heaviside(-x, 1.0)", [np.nan, 1, 1, 1, 1, 0, 0]),
-    (sympy.Piecewise((x, x > 2), (3, True)), "numpy.where(numpy.less_equal(x, 2), 3, x)",
+    (sympy.Piecewise((x, x > 2), (3, True)), "numpy.where(numpy.less_equal(x, 2), 3.0, x)",
      [np.nan, 3, 3, 3, 3, 3, np.inf]),
 ])
 def test_two_way_piecewise_is_one_pass_and_keeps_nan(expr, code, want):
@@ -39,6 +39,35 @@ def test_two_way_piecewise_is_one_pass_and_keeps_nan(expr, code, want):
         got = kernel(SPECIAL)
     np.testing.assert_array_equal(got, want)
     assert list(np.signbit(got[3:5])) == list(np.signbit(np.array(want[3:5], dtype=float)))  # signed zeros
+
+
+@pytest.mark.parametrize(("name", "code"), [
+    ("relu6", "mf_clamp(x, 0, 6, False)"),
+    ("hard_sigmoid", "mf_clamp(0.16666666666666666*(x + 3.0), 0, 1, True)"),
+    ("leaky_relu", "mf_leaky(x, alpha)"),
+])
+def test_clamps_and_leaky_slopes_print_as_one_or_two_passes(name, code):
+    e = MathForge().get(name)
+    assert code in kernel_source(e.symbolic_expr, (x,), tuple(symbol(p) for p in e.params))
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.01, 1.0, 2.0, -0.5])
+def test_leaky_kernel_matches_the_piecewise_for_any_slope(slope):
+    a = symbol("a")
+    e = Expression(sympy.Piecewise((x, x > 0), (a * x, True)), ["x"], {"a": slope})
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        got = e.eval(x=SPECIAL)
+    want = [np.nan, (-np.inf * slope if slope else np.nan), -slope, -0.0 * slope, 0.0 * slope, 1.0, np.inf]
+    np.testing.assert_array_equal(got, want)
+    assert list(np.signbit(got[3:5])) == list(np.signbit(np.array(want[3:5])))
+
+
+def test_hard_tanh_with_crossed_bounds_follows_the_piecewise():
+    """The clamp needs min_val <= max_val; otherwise (no constraint on a custom entry) the where form."""
+    lo, hi = symbol("lo"), symbol("hi")
+    e = Expression(sympy.Piecewise((lo, x <= lo), (hi, x >= hi), (x, True)), ["x"], {"lo": 1.0, "hi": -1.0})
+    np.testing.assert_array_equal(e.eval(x=np.array([-2.0, 0.0, 2.0])), [1.0, 1.0, -1.0])
+    np.testing.assert_array_equal(e.eval(x=np.array([-2.0, 0.0, 2.0]), lo=-1.0, hi=1.0), [-1.0, 0.0, 1.0])
 
 
 def test_relu_of_negative_zero_is_positive_zero():
