@@ -1,27 +1,43 @@
 """Hand-written NumPy references for the array benchmarks of ``benchmarks/run.py``.
 
-What an expert would write for one activation function in a NumPy hot path, for speed
-*and* stability: no overflow for any finite input, no cancellation where a stable form is
-as cheap, as few passes over memory as possible (temporaries are reused in place with
-``out=``), dtype preserved (float32 in, float32 out; constants are Python floats, which
-NumPy treats as weak scalars).
+What an expert would write for one activation function or loss in a NumPy hot path, for
+speed *and* stability: no overflow for any finite input, no cancellation where a stable
+form is as cheap, as few passes over memory as possible (temporaries are reused in place
+with ``out=``), dtype preserved (float32 in, float32 out; constants are Python floats,
+which NumPy treats as weak scalars).
 
-Three tables, keyed by catalog name:
+Tables keyed by catalog name:
 
 * :data:`VALUES` -- ``f(x, **params)`` for every elementwise activation;
 * :data:`DERIVATIVES` -- ``f'(x, **params)``, the derivative in ``x``, with the kinks of
   DESIGN.md section 5 (PyTorch autograd: ``relu'(0) = 0``, ``elu'(0) = alpha``, ...);
-* :data:`VECTORS` -- ``f(x, axis)`` for the vector-valued entries (max-shifted).
+* :data:`VECTORS` -- ``f(x, axis)`` for the vector-valued entries (max-shifted);
+* :data:`LOSS_VALUES` -- ``f(y_pred, y_true[, var], **params)`` for every elementwise loss,
+  pointwise (reduction ``"none"``), for every input of the loss's domain (soft labels in
+  [0, 1] too), with the catalog's conventions (logarithms clamped at -100 in
+  binary_crossentropy, as PyTorch does; ``0*log(0) = 0`` in kl_div);
+* :data:`LOSS_DERIVATIVES` -- the derivative in ``y_pred``, with the catalog's conventions
+  at kinks and clamps (``mae'(0) = 0``, ``quantile'`` is ``-tau`` at ``y_pred = y_true``,
+  0 where a clamp is active);
+* :data:`CLASS_LOSSES`, :data:`CLASS_GRADIENTS` -- ``f(logits, target, axis)`` for the
+  losses over a class axis (cross_entropy: mean NLL of the max-shifted log-softmax, and its
+  per-sample gradient in the logits).
 
-:func:`elementwise` and :func:`derivatives` bind the catalog's default parameters and
-return the dicts ``name -> function(x)`` the benchmark times.
+:func:`elementwise`, :func:`derivatives`, :func:`loss_values` and :func:`loss_derivatives`
+bind the catalog's default parameters and return the dicts ``name -> function`` the
+benchmark times.
 
 Conventions, so that the comparison is against the *best* hand-written code for the
 catalog entry with its default parameters:
 
 * parameters are function arguments, but a multiplication or division by a parameter
   equal to 1 is skipped (``softplus`` with ``beta = 1`` is ``logaddexp``-like, not
-  ``softplus(1*x)/1``), as an expert writing that one function would;
+  ``softplus(1*x)/1``), as an expert writing that one function would; a parameter that
+  selects a formula (poisson_nll's ``log_input``) selects it in Python;
+* where a loss's terms cancel for some inputs whatever the formula (``log(v) + d**2/v`` in
+  gaussian_nll, ``y*log(y) - y*y_pred`` in kl_div), the reference keeps the catalog's
+  terms, so that both sides round alike and the agreement check tests the code, not the
+  conditioning;
 * the references do not replicate mathforge's extra guarantees for *special* inputs (exact
   limits at ``+-inf``, NaN-in-NaN-out for the constant branches of ``relu'``, no
   floating-point flags); for every finite input they return the right value (no NaN, no
@@ -63,6 +79,31 @@ NOTES: dict[str, str] = {
     "linear": ("the identity (returns `x` itself, as mathforge's `eval` does): the ratio measures "
                "mathforge's fixed per-call overhead"),
     "gelu": "`x*scipy.special.ndtr(x)`",
+    "mae": "the derivative `np.sign(d)` into a new array: NumPy's in-place `np.sign(d, out=d)` is 3× slower here",
+    "huber": ("`q*(|d| - q/2)` with `q = min(|d|, delta)`: both pieces without a `where` (and rounded as the "
+              "catalog's `d**2/2` and `delta*(|d| - delta/2)`); the derivative is `clip(d, -delta, delta)`"),
+    "smooth_l1": "huber's form divided by beta (skipped for beta = 1); the derivative is `clip(d, -beta, beta)/beta`",
+    "log_cosh": ("`log1p(u**2/(2(1 + u)))` with `u = expm1(|d|)` (`cosh(d) - 1` without cancellation near 0) "
+                 "for |d| <= 20, and `|d| - log 2` beyond (the rest is below 4e-18): one expm1 and one log1p, "
+                 "where `|d| - log 2 + log1p(exp(-2|d|))` alone loses all digits near 0"),
+    "binary_crossentropy": ("`-(y*max(log p, -100) + (1 - y)*max(log1p(-p), -100))` (PyTorch's clamp); the "
+                            "derivative is `(p - y)/(p*(1 - p))`, one division and no cancellation near p = y, "
+                            "with the clamped edges (p < exp(-100), p = 1) set on their few elements"),
+    "bce_with_logits": ("`x*([x > 0] - y) + log1p(exp(-|x|))`: two terms >= 0 for any target in [0, 1]; the "
+                        "derivative is `[signbit(x) = 0] - y - copysign(sigmoid(-|x|), x)` (exact -sigmoid(-x) for y = 1, "
+                        "where `sigmoid(x) - y` loses digits for large x)"),
+    "hinge": "`max(1 - y*s, 0)`; the derivative `-y` where `y*s <= 1` (the catalog's branch at the margin)",
+    "squared_hinge": "`max(1 - y*s, 0)**2`; the derivative `-2*y*max(1 - y*s, 0)`",
+    "soft_margin": ("`log1p(exp(-|z|)) - min(z, 0)` with `z = y*s`; the derivative `-y*sigmoid(-y*s)` as one "
+                    "subnormal-exact product"),
+    "poisson_nll": "`exp(x) - y*x` (log_input = 1, chosen in Python); the derivative `exp(x) - y`",
+    "gaussian_nll": "`(d**2/v + log v)/2` with `v = max(var, eps)` (the catalog's two terms); the derivative `d/v`",
+    "kl_div": ("`y*log(y) - y*y_pred` with `0*log(0) = 0` fixed on the zero targets (faster here than "
+               "`scipy.special.xlogy`); the derivative `-y`"),
+    "quantile": "`max(tau*u, (tau - 1)*u)` with `u = y - y_pred` (0 < tau < 1); the derivative `[y_pred > y] - tau`",
+    "binary_focal": ("the two clamped logarithms, `np.power` for gamma (NumPy has a fast path for 2.0); the "
+                     "derivative factored per class, `A*(1-p)**(gamma-1)*(gamma*L1 - (1-p)/p) + "
+                     "B*p**(gamma-1)*(p/(1-p) - gamma*L2)`, each bracket a sum of terms of one sign"),
 }
 
 
@@ -620,6 +661,347 @@ VECTORS: dict[str, Callable[[Array, int], Array]] = {
 }
 
 
+# --- elementwise losses: values, pointwise -----------------------------------------------------
+
+
+def mse(y_pred: Array, y_true: Array) -> Array:
+    d = y_pred - y_true
+    return np.multiply(d, d, out=d)
+
+
+def mae(y_pred: Array, y_true: Array) -> Array:
+    d = y_pred - y_true
+    return np.abs(d, out=d)
+
+
+def huber(y_pred: Array, y_true: Array, delta: float) -> Array:
+    # q*(|d| - q/2), q = min(|d|, delta): d**2/2 inside, delta*(|d| - delta/2) outside, no where
+    a = y_pred - y_true
+    np.abs(a, out=a)
+    q = np.minimum(a, delta)
+    h = q * 0.5
+    a -= h
+    a *= q
+    return a
+
+
+def smooth_l1(y_pred: Array, y_true: Array, beta: float) -> Array:
+    y = huber(y_pred, y_true, beta)  # smooth_l1 = huber(delta = beta)/beta
+    if beta != 1:
+        y /= beta
+    return y
+
+
+#: Beyond this |d|, ``log(cosh(d)) = |d| - log 2`` to double precision (the rest is below 4e-18).
+_LOG_COSH_FAR = 20.0
+_LN2 = math.log(2.0)
+
+
+def log_cosh(y_pred: Array, y_true: Array) -> Array:
+    a = y_pred - y_true
+    np.abs(a, out=a)
+    u = np.minimum(a, _LOG_COSH_FAR)
+    np.expm1(u, out=u)  # cosh(a) - 1 = u**2/(2(1 + u)): no cancellation near 0
+    t = u * u
+    u += 1.0
+    u *= 2.0
+    t /= u
+    np.log1p(t, out=t)
+    far = a > _LOG_COSH_FAR
+    if far.any():
+        t[far] = a[far] - _LN2
+    return t
+
+
+#: PyTorch's clamp of the logarithms in binary cross-entropy, and the probability below which it acts.
+_BCE_LOG_FLOOR = -100.0
+_BCE_P_FLOOR = math.exp(_BCE_LOG_FLOOR)
+
+
+def binary_crossentropy(y_pred: Array, y_true: Array) -> Array:
+    with np.errstate(divide="ignore"):  # log(0) = -inf, clamped at -100 like every log below exp(-100)
+        a = np.log(y_pred)
+        b = np.negative(y_pred)
+        np.log1p(b, out=b)
+    np.maximum(a, _BCE_LOG_FLOOR, out=a)
+    a *= y_true
+    np.maximum(b, _BCE_LOG_FLOOR, out=b)
+    b *= 1.0 - y_true
+    a += b  # two terms <= 0: no cancellation
+    return np.negative(a, out=a)
+
+
+def bce_with_logits(y_pred: Array, y_true: Array) -> Array:
+    # y*softplus(-x) + (1 - y)*softplus(x) = x*([x > 0] - y) + log1p(exp(-|x|)): two terms >= 0
+    t = np.subtract(y_pred > 0, y_true)
+    t *= y_pred
+    e = _exp_minus_abs(y_pred)
+    np.log1p(e, out=e)
+    t += e
+    return t
+
+
+def hinge(y_pred: Array, y_true: Array) -> Array:
+    t = y_true * y_pred
+    np.subtract(1.0, t, out=t)
+    return np.maximum(t, 0.0, out=t)
+
+
+def squared_hinge(y_pred: Array, y_true: Array) -> Array:
+    t = hinge(y_pred, y_true)
+    return np.multiply(t, t, out=t)
+
+
+def soft_margin(y_pred: Array, y_true: Array) -> Array:
+    # softplus(-z) = log1p(exp(-|z|)) - min(z, 0), z = y*s
+    z = y_true * y_pred
+    e = _exp_minus_abs(z)
+    np.log1p(e, out=e)
+    np.minimum(z, 0.0, out=z)
+    return np.subtract(e, z, out=e)
+
+
+def poisson_nll(y_pred: Array, y_true: Array, log_input: float, eps: float) -> Array:
+    if log_input > 0:  # y_pred is the log-rate
+        r = np.exp(y_pred)
+        r -= y_true * y_pred
+        return r
+    t = y_pred + eps
+    np.log(t, out=t)
+    t *= y_true
+    return np.subtract(y_pred, t, out=t)
+
+
+def gaussian_nll(y_pred: Array, y_true: Array, var: Array, eps: float) -> Array:
+    v = np.maximum(var, eps)
+    d = y_pred - y_true
+    d *= d
+    d /= v
+    np.log(v, out=v)
+    d += v  # the catalog's two terms, which cancel for some inputs whatever the form
+    d *= 0.5
+    return d
+
+
+def kl_div(y_pred: Array, y_true: Array) -> Array:
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0*log(0) = nan, set to 0 below
+        t = np.log(y_true)
+        t *= y_true
+    np.copyto(t, 0.0, where=y_true == 0)
+    t -= y_true * y_pred
+    return t
+
+
+def quantile(y_pred: Array, y_true: Array, tau: float) -> Array:
+    # tau*u for u = y - y_pred >= 0, (tau - 1)*u below: the larger of the two when 0 < tau < 1
+    u = y_true - y_pred
+    t = u * tau
+    u *= tau - 1.0
+    return np.maximum(t, u, out=t)
+
+
+def _focal_logs(p: Array, eps: float) -> tuple[Array, Array]:
+    """``log(max(p, eps))`` and ``log1p(-p)`` for ``p <= 1 - eps``, else ``log(eps)``."""
+    l1 = np.maximum(p, eps)
+    np.log(l1, out=l1)
+    l2 = np.minimum(p, 1.0 - eps)
+    np.negative(l2, out=l2)
+    np.log1p(l2, out=l2)
+    np.copyto(l2, math.log(eps), where=p > 1.0 - eps)  # log(eps) itself, not log1p(-(1 - eps))
+    return l1, l2
+
+
+def binary_focal(y_pred: Array, y_true: Array, gamma: float, alpha: float, eps: float) -> Array:
+    l1, l2 = _focal_logs(y_pred, eps)
+    q = 1.0 - y_pred
+    np.power(q, gamma, out=q)
+    l1 *= q
+    l1 *= y_true
+    l1 *= -alpha
+    w = y_true - 1.0  # -(1 - y)
+    w *= 1.0 - alpha
+    l2 *= w
+    l2 *= np.power(y_pred, gamma)
+    l1 += l2  # two terms >= 0
+    return l1
+
+
+# --- elementwise losses: derivatives in y_pred ------------------------------------------------
+
+
+def d_mse(y_pred: Array, y_true: Array) -> Array:
+    d = y_pred - y_true
+    d *= 2.0
+    return d
+
+
+def d_mae(y_pred: Array, y_true: Array) -> Array:
+    return np.sign(y_pred - y_true)  # sign(0) = 0: PyTorch's l1'(0); in place, np.sign is 3x slower
+
+
+def d_huber(y_pred: Array, y_true: Array, delta: float) -> Array:
+    d = y_pred - y_true
+    return np.clip(d, -delta, delta, out=d)
+
+
+def d_smooth_l1(y_pred: Array, y_true: Array, beta: float) -> Array:
+    d = d_huber(y_pred, y_true, beta)
+    if beta != 1:
+        d /= beta
+    return d
+
+
+def d_log_cosh(y_pred: Array, y_true: Array) -> Array:
+    d = y_pred - y_true
+    return np.tanh(d, out=d)
+
+
+def d_binary_crossentropy(y_pred: Array, y_true: Array) -> Array:
+    # (1 - y)/(1 - p) - y/p = (p - y)/(p*(1 - p)): one division, no cancellation near p = y
+    q = 1.0 - y_pred
+    den = y_pred * q
+    g = y_pred - y_true
+    with np.errstate(divide="ignore", invalid="ignore"):  # p = 0 or 1: set below
+        g /= den
+    low = y_pred < _BCE_P_FLOOR  # log p clamped: only the (1 - y)/(1 - p) term is left
+    if low.any():
+        g[low] = (1.0 - y_true[low]) / q[low]
+    high = y_pred >= 1.0  # log(1 - p) clamped: only -y/p = -y is left
+    if high.any():
+        g[high] = -y_true[high]
+    return g
+
+
+def d_bce_with_logits(y_pred: Array, y_true: Array) -> Array:
+    # sigmoid(x) - y as ([x >= 0] - y) - sign(x)*sigmoid(-|x|): exact -sigmoid(-x) for y = 1 and x > 0
+    c = _exp_minus_abs(y_pred)
+    d = c + 1.0
+    np.divide(c, d, out=c)
+    np.copysign(c, y_pred, out=c)
+    g = np.subtract(np.logical_not(np.signbit(y_pred)), y_true)  # signbit agrees with copysign at -0.0
+    g -= c
+    return g
+
+
+def d_hinge(y_pred: Array, y_true: Array) -> Array:
+    inside = y_true * y_pred <= 1.0  # the catalog's branch at the margin y*s = 1
+    g = np.negative(y_true)
+    g *= inside  # a product, not a masked copy: the mask is random, and branches mispredict
+    return g
+
+
+def d_squared_hinge(y_pred: Array, y_true: Array) -> Array:
+    t = hinge(y_pred, y_true)
+    t *= y_true
+    t *= -2.0
+    return t
+
+
+def d_soft_margin(y_pred: Array, y_true: Array) -> Array:
+    w = np.negative(y_true)
+    return _times_sigmoid(w, w * y_pred)  # -y*sigmoid(-y*s)
+
+
+def d_poisson_nll(y_pred: Array, y_true: Array, log_input: float, eps: float) -> Array:
+    if log_input > 0:
+        r = np.exp(y_pred)
+        r -= y_true
+        return r
+    t = y_pred + eps
+    np.divide(y_true, t, out=t)
+    return np.subtract(1.0, t, out=t)
+
+
+def d_gaussian_nll(y_pred: Array, y_true: Array, var: Array, eps: float) -> Array:
+    d = y_pred - y_true
+    d /= np.maximum(var, eps)
+    return d
+
+
+def d_kl_div(y_pred: Array, y_true: Array) -> Array:  # noqa: ARG001 - the derivative does not depend on it
+    return np.negative(y_true)
+
+
+def d_quantile(y_pred: Array, y_true: Array, tau: float) -> Array:
+    g = _step(y_pred > y_true, y_pred)  # -tau at y_pred = y_true (the catalog's >= branch)
+    g -= tau
+    return g
+
+
+def d_binary_focal(y_pred: Array, y_true: Array, gamma: float, alpha: float, eps: float) -> Array:
+    # A*(1-p)**(gamma-1)*(gamma*L1 - (1-p)/p) + B*p**(gamma-1)*(p/(1-p) - gamma*L2), A = alpha*y,
+    # B = (1 - alpha)*(1 - y); the quotients are 0 where their logarithm is clamped
+    p = y_pred
+    l1, l2 = _focal_logs(p, eps)
+    q = 1.0 - p
+    with np.errstate(divide="ignore"):  # p = 0 or 1: the quotient is set to 0 below
+        r = np.divide(q, p)
+        s = np.divide(p, q)
+    np.copyto(r, 0.0, where=p < eps)
+    np.copyto(s, 0.0, where=p > 1.0 - eps)
+    l1 *= gamma
+    l1 -= r
+    np.power(q, gamma - 1.0, out=q)
+    l1 *= q
+    l1 *= y_true
+    l1 *= alpha
+    s -= gamma * l2
+    s *= np.power(p, gamma - 1.0)
+    w = 1.0 - y_true
+    w *= 1.0 - alpha
+    s *= w
+    l1 += s
+    return l1
+
+
+#: ``name -> (value, derivative in y_pred)`` for every elementwise loss.
+LOSSES: dict[str, tuple[Callable[..., Array], Callable[..., Array]]] = {
+    "bce_with_logits": (bce_with_logits, d_bce_with_logits),
+    "binary_crossentropy": (binary_crossentropy, d_binary_crossentropy),
+    "binary_focal": (binary_focal, d_binary_focal), "gaussian_nll": (gaussian_nll, d_gaussian_nll),
+    "hinge": (hinge, d_hinge), "huber": (huber, d_huber), "kl_div": (kl_div, d_kl_div),
+    "log_cosh": (log_cosh, d_log_cosh), "mae": (mae, d_mae), "mse": (mse, d_mse),
+    "poisson_nll": (poisson_nll, d_poisson_nll), "quantile": (quantile, d_quantile),
+    "smooth_l1": (smooth_l1, d_smooth_l1), "soft_margin": (soft_margin, d_soft_margin),
+    "squared_hinge": (squared_hinge, d_squared_hinge),
+}
+LOSS_VALUES: dict[str, Callable[..., Array]] = {name: pair[0] for name, pair in LOSSES.items()}
+LOSS_DERIVATIVES: dict[str, Callable[..., Array]] = {name: pair[1] for name, pair in LOSSES.items()}
+
+
+# --- losses over a class axis -----------------------------------------------------------------
+
+
+def _shifted_last(logits: Array, axis: int) -> Array:
+    """A new array: ``logits`` with the class axis last, minus its maximum along that axis."""
+    x = np.moveaxis(logits, axis, -1)
+    return x - np.max(x, axis=-1, keepdims=True)
+
+
+def c_cross_entropy(logits: Array, target: Array, axis: int = -1) -> Any:
+    """Mean of ``log(sum(exp(s))) - s[target]`` with ``s = logits - max`` (PyTorch's default 'mean')."""
+    s = _shifted_last(logits, axis)
+    picked = np.take_along_axis(s, target[..., None], axis=-1)[..., 0]
+    np.exp(s, out=s)
+    lse = np.log(np.sum(s, axis=-1))
+    lse -= picked
+    return lse.mean()
+
+
+def c_cross_entropy_gradient(logits: Array, target: Array, axis: int = -1) -> Array:
+    """Per sample, ``softmax(logits) - one_hot(target)`` along ``axis``."""
+    e = _shifted_last(logits, axis)
+    np.exp(e, out=e)
+    e /= np.sum(e, axis=-1, keepdims=True)
+    index = target[..., None]
+    np.put_along_axis(e, index, np.take_along_axis(e, index, axis=-1) - 1.0, axis=-1)
+    return np.moveaxis(e, -1, axis)
+
+
+CLASS_LOSSES: dict[str, Callable[..., Any]] = {"cross_entropy": c_cross_entropy}
+CLASS_GRADIENTS: dict[str, Callable[..., Array]] = {"cross_entropy": c_cross_entropy_gradient}
+
+
 # --- binding the catalog's parameters -------------------------------------------------------
 
 
@@ -630,10 +1012,12 @@ def bind(function: Callable[..., Array], params: Mapping[str, float]) -> Callabl
     return functools.partial(function, **{k: float(v) for k, v in params.items()})
 
 
-def _bound_table(table: Mapping[str, Callable[..., Array]], forge: Any) -> dict[str, Callable[[Array], Array]]:
+def _bound_table(table: Mapping[str, Callable[..., Array]], forge: Any,
+                 category: str = "activation") -> dict[str, Callable[..., Array]]:
+    """The elementwise entries of ``category`` in ``table``, with their default parameters bound."""
     result = {}
-    for name in forge.list_all(category="activation"):
-        if name in table and getattr(forge.get(name), "kind", "elementwise") != "vector":
+    for name in forge.list_all(category=category):
+        if name in table and getattr(forge.get(name), "kind", "elementwise") == "elementwise":
             result[name] = bind(table[name], forge.get(name).params)
     return result
 
@@ -647,3 +1031,13 @@ def elementwise(forge: Any) -> dict[str, Callable[[Array], Array]]:
 def derivatives(forge: Any) -> dict[str, Callable[[Array], Array]]:
     """``name -> f'(x)`` likewise."""
     return _bound_table(DERIVATIVES, forge)
+
+
+def loss_values(forge: Any) -> dict[str, Callable[..., Array]]:
+    """``name -> f(y_pred, y_true[, var])``, pointwise, for every elementwise loss that has a reference."""
+    return _bound_table(LOSS_VALUES, forge, "loss")
+
+
+def loss_derivatives(forge: Any) -> dict[str, Callable[..., Array]]:
+    """``name -> df/dy_pred(y_pred, y_true[, var])`` likewise."""
+    return _bound_table(LOSS_DERIVATIVES, forge, "loss")
