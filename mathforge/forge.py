@@ -31,7 +31,9 @@ from typing import Any
 
 import sympy
 
-from .catalog import EntrySpec, build_expression, builtin_registry_path, catalog_files, load_entry, load_pack
+from .catalog import (EntrySpec, build_expression, builtin_registry_path, catalog_files, load_entry, load_pack,
+                      validate_entry)
+from .catalog_cache import read_catalog_data
 from .errors import FormulaError, MathforgeError, RegistryError, UnknownNameError
 from .explain import LEVELS, explain_expression
 from .expression import Expression
@@ -62,14 +64,18 @@ class MathForge:
         #: Built-in entries not read yet: each YAML file is read when its entry is first
         #: needed, and all of them when an alias, a category or a new name must be checked.
         self._unread: dict[str, Path] = catalog_files(builtin_registry_path()) if builtin else {}
+        self._builtin_files = dict(self._unread)
+        self._builtin_data: dict[str, Any] | None = None  # the YAML data of every file, read once
         for path in paths or ():
             self.load(path)
 
     def _read(self, name: str) -> None:
-        """Read one built-in entry's YAML file (if not read yet)."""
+        """Read one built-in entry (if not read yet): its YAML data, from the catalog cache."""
         file = self._unread.pop(name, None)
         if file is not None:
-            spec = load_entry(file)
+            if self._builtin_data is None:
+                self._builtin_data = read_catalog_data(self._builtin_files)
+            spec = validate_entry(self._builtin_data[name], source=str(file), expected_name=name)
             for alias in spec.aliases:
                 if alias in self._aliases or alias in self._specs or alias in self._unread:
                     raise RegistryError(f"{alias!r} is already used", source=spec.source, entry=name,

@@ -8,6 +8,8 @@ import pytest
 import sympy
 
 import mathforge.catalog as catalog_module
+import mathforge.catalog_cache as catalog_cache
+import mathforge.forge as forge_module
 from mathforge import Expression, FormulaError, MathForge, RegistryError, UnknownNameError, symbol
 
 
@@ -28,18 +30,49 @@ def test_construction_parses_no_formula(monkeypatch):
     assert len(parsed) == 1  # built once
 
 
-def test_yaml_files_are_read_when_needed(monkeypatch):
-    """Start-up reads no YAML; get(name) reads that one file; an alias or category reads them all."""
-    read = []
-    original = catalog_module.load_entry
-    monkeypatch.setattr("mathforge.forge.load_entry", lambda file: read.append(file.stem) or original(file))
+def test_entries_are_validated_when_needed(monkeypatch):
+    """Start-up validates nothing; get(name) that one entry; an alias or category all of them."""
+    validated = []
+    original = forge_module.validate_entry
+    monkeypatch.setattr(forge_module, "validate_entry",
+                        lambda data, **kw: validated.append(kw["expected_name"]) or original(data, **kw))
     forge = MathForge()
-    assert read == []
-    assert forge.get("relu").eval(x=5) == 5.0 and read == ["relu"]
-    assert "swish" in forge.list_all() and read == ["relu"]  # names are file names
-    assert forge.get("SiLU").name == "swish"  # an alias (of swish): every file is read to find it
-    assert sorted(read) == sorted(forge.list_all())
-    assert len(read) == len(set(read))  # each file read once
+    assert validated == []
+    assert forge.get("relu").eval(x=5) == 5.0 and validated == ["relu"]
+    assert "swish" in forge.list_all() and validated == ["relu"]  # names are file names
+    assert forge.get("SiLU").name == "swish"  # an alias (of swish): every entry is read to find it
+    assert sorted(validated) == sorted(forge.list_all())
+    assert len(validated) == len(set(validated))  # each entry read once
+
+
+def test_catalog_cache_spares_yaml_parsing(monkeypatch, tmp_path):
+    """The first read stores the YAML data as JSON; later forges parse no YAML; a bad cache is ignored."""
+    monkeypatch.setenv("MATHFORGE_CACHE_DIR", str(tmp_path))
+    parsed = []
+    original = catalog_cache.yaml.safe_load
+    monkeypatch.setattr(catalog_cache.yaml, "safe_load", lambda stream: parsed.append(1) or original(stream))
+    assert MathForge().get("relu").eval(x=2.0) == 2.0
+    files = list(tmp_path.glob("catalog-*.json"))
+    assert len(files) == 1 and len(parsed) == len(MathForge().list_all())
+    parsed.clear()
+    assert MathForge().get("mse").eval(y_pred=3.0, y_true=1.0) == 4.0 and parsed == []
+    files[0].write_text("{not json", encoding="utf-8")
+    assert MathForge().get("relu").eval(x=2.0) == 2.0 and parsed  # read from YAML again
+    monkeypatch.setenv("MATHFORGE_CACHE_DIR", "")  # turned off: nothing written, YAML every time
+    files[0].unlink()
+    parsed.clear()
+    assert MathForge().get("relu").eval(x=2.0) == 2.0 and parsed and not list(tmp_path.glob("catalog-*.json"))
+
+
+def test_catalog_cache_key_follows_the_files(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.yaml").write_text(f"name: {name}\n", encoding="utf-8")
+    files = {"a": tmp_path / "a.yaml", "b": tmp_path / "b.yaml"}
+    key = catalog_cache.catalog_key(files)
+    assert catalog_cache.catalog_key(dict(files)) == key
+    (tmp_path / "a.yaml").write_text("name: a\nformula: x\n", encoding="utf-8")  # edited
+    assert catalog_cache.catalog_key(files) != key
+    assert catalog_cache.catalog_key({"a": files["a"]}) != catalog_cache.catalog_key(files)  # removed
 
 
 def test_list_all_sorted_and_by_category(forge):
