@@ -77,7 +77,7 @@ class Expression:
     """
 
     __slots__ = ("_expr", "_variables", "_symbols", "_params", "_param_values", "name", "category",
-                 "_metadata", "_constraints", "_kernel", "_reduction", "_fused")
+                 "_metadata", "_constraints", "_kernel", "_reduction", "_fused", "_math_kernel")
 
     def __init__(self, expr: sympy.Basic, variables: Iterable[str], params: Mapping[str, float] | None = None,
                  *, name: str = "expression", category: str = "custom",
@@ -111,6 +111,7 @@ class Expression:
             k: c if isinstance(c, Constraint) else Constraint.parse(c) for k, c in (constraints or {}).items()}))
         set_(self, "_kernel", None)
         set_(self, "_fused", {})
+        set_(self, "_math_kernel", None)
         set_(self, "_reduction", _check_reduction(reduction, name) if reduction is not None else None)
         for key, constraint in self._constraints.items():
             if key in params:
@@ -202,6 +203,7 @@ class Expression:
             kernel = compile_kernel(self._expr, self._symbols[: len(self._variables)],
                                     self._symbols[len(self._variables):], self._param_values)
             object.__setattr__(self, "_kernel", kernel)
+            object.__setattr__(self, "_math_kernel", getattr(kernel, "scalar", None))
         return kernel
 
     def eval(self, *args: Any, **kwargs: Any) -> Any:
@@ -224,6 +226,24 @@ class Expression:
                 real-valued numeric data.
             ParameterError: A parameter override violates its constraint.
         """
+        if not args and len(kwargs) == len(self._variables):  # the hot path: finite floats by name
+            fast = self._math_kernel
+            if fast is not None:
+                try:
+                    values = [kwargs[v] for v in self._variables]
+                except KeyError:  # a parameter or an unknown name among them: the full binding says which
+                    values = [None]
+                for value in values:
+                    if type(value) is not float or value - value != 0.0:  # not a finite Python float
+                        break
+                else:
+                    try:
+                        result = fast(*values, *self._param_values)
+                    except (ArithmeticError, ValueError):
+                        pass  # e.g. math.exp overflowed: the NumPy kernel gives the IEEE answer
+                    else:
+                        if result == result:
+                            return float(result)
         args, values, params, scalar, reduction = self._inputs(args, kwargs)
         kernel = self.kernel()
         if scalar:
@@ -283,7 +303,12 @@ class Expression:
         if kwargs and "reduction" in kwargs and reduction is not None:
             kwargs = dict(kwargs)
             reduction = _check_reduction(kwargs.pop("reduction"), self.name)
-        if kwargs or len(args) != len(self._variables):
+        if not args and len(kwargs) == len(self._variables):  # the common call: every variable by name
+            try:
+                args, params = [kwargs[v] for v in self._variables], self._param_values
+            except KeyError:  # a parameter or an unknown name among them: the full binding says which
+                args, params = self._bind(args, kwargs)
+        elif kwargs or len(args) != len(self._variables):
             args, params = self._bind(args, kwargs)
         else:
             params = self._param_values
