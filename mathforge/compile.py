@@ -191,6 +191,13 @@ class _OwnKernelsMixin:
     def _print_Add(self, expr, order=None):
         """``u - tanh(u)`` and ``u + sqrt(u**2 + c)`` through kernels that do not cancel;
         ``sigmoid(u) + a*sigmoid(u)*sigmoid(-u)`` (swish-like derivatives) with one exponential."""
+        coefficients = {abs(term.as_coeff_Mul()[0]) for term in expr.args}
+        if len(coefficients) == 1 and len(expr.args) > 1:  # 2*p - 2*y -> 2*(p - y): one product, not two
+            (common,) = coefficients
+            if common.is_Number and common != 1:
+                inner = sympy.Add(*[term.as_coeff_Mul()[1] * (1 if term.as_coeff_Mul()[0] == common else -1)
+                                    for term in expr.args], evaluate=False)
+                return f"{self._print(common)}*({self._print(inner)})"
         combined = _sigmoid_plus_slope(expr)
         if combined is not None:
             (a, u), others = combined
@@ -251,6 +258,10 @@ class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):
     def _print_Min(self, expr):
         return functools.reduce(lambda a, b: f"numpy.minimum({a}, {b})", [self._print(a) for a in expr.args])
 
+    def _array_symbols(self, expr: sympy.Basic) -> set[sympy.Symbol]:
+        """The free symbols of ``expr`` that hold arrays: variables and shared temporaries."""
+        return {s for s in expr.free_symbols if s in self.variables or s.name.startswith(_SHARED_PREFIX)}
+
     def _fresh(self, expr: sympy.Basic) -> bool:
         """Whether ``expr``'s code yields a new array that nothing else refers to (when it is an array).
 
@@ -296,7 +307,8 @@ class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):
 
     def _print_Piecewise(self, expr):
         pieces = list(expr.args)
-        if not any(c.free_symbols & set(self.variables) for _, c in pieces if isinstance(c, sympy.Basic)):
+        arrays = self._array_symbols(expr)
+        if not any(c.free_symbols & arrays for _, c in pieces if isinstance(c, sympy.Basic)):
             # conditions on parameters only (scalars): a Python conditional computes one branch
             code = self._print(pieces[-1][0]) if pieces[-1][1] is sympy.true else "numpy.nan"
             for value, condition in reversed(pieces[:-1] if pieces[-1][1] is sympy.true else pieces):
@@ -334,7 +346,8 @@ class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):
         """``Piecewise((lo, x <= a), (hi, x >= b), (f(x), True))`` with ``f`` increasing and linear,
         ``f(a) = lo`` and ``f(b) = hi`` (relu6, hard_tanh, hard_sigmoid) as ``min(max(f, lo), hi)``:
         two passes, NaN kept. With symbolic bounds the clamp is taken only while ``lo <= hi``."""
-        found = _linear_clamp(expr, set(self.variables))
+        arrays = self._array_symbols(expr)
+        found = _linear_clamp(expr, arrays)
         if found is None:
             return None
         inner, low, high = found
@@ -343,7 +356,7 @@ class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):
         order = sympy.Le(low, high)
         if order is sympy.true:
             return code
-        if order is sympy.false or order.free_symbols & set(self.variables):
+        if order is sympy.false or order.free_symbols & arrays:
             return None
         general = sympy.Piecewise(*expr.args)  # printed below without this rule
         return f"(({code}) if ({self._print(order)}) else ({self._print_Piecewise_general(general)}))"
@@ -368,7 +381,7 @@ class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):
         (a, condition), (b, _) = pieces
         if not isinstance(condition, _ORDER_COMPLEMENT_TYPES):
             return None
-        variables = set(self.variables)
+        variables = self._array_symbols(sympy.Piecewise(*pieces, evaluate=False))
         lhs, rhs, op = condition.lhs, condition.rhs, type(condition)
         if rhs in variables and lhs not in variables:
             lhs, rhs, op = rhs, lhs, _ORDER_REVERSED[op]
@@ -712,13 +725,13 @@ def _lambdify(expr: sympy.Basic, arguments: Sequence[sympy.Symbol],
     variables = tuple(arguments if variables is None else variables)
     printer = _KernelPrinter(variables)
     folded = fold_constants(expr)
-    shared = _shared_calls([folded])
+    shared = _shared_calls([folded], variables)
     source = printer.doprint(folded)  # first pass collects the SciPy names it needs
     for call in shared:
         printer.doprint(call)
     function = lambdify(list(arguments), folded, modules=[_namespace(printer.scipy_names)],
                         printer=_KernelPrinter(variables), docstring_limit=0,
-                        cse=lambda found: _hoist(found, shared))
+                        cse=lambda found: _hoist(found, shared, variables))
     return function, source
 
 
@@ -805,13 +818,13 @@ def compile_fused(exprs: Sequence[sympy.Basic], variables: tuple[sympy.Symbol, .
     separate = [compile_kernel(e, variables, params, probe_params) for e in exprs]
     arguments = tuple(variables) + tuple(params)
     folded = [fold_constants(e) for e in exprs]
-    shared = _shared_calls(folded)
+    shared = _shared_calls(folded, variables)
     printer = _KernelPrinter(variables)
     for e in (*folded, *shared):
         printer.doprint(e)  # collects the SciPy names the kernel needs
     core = lambdify(list(arguments), folded, modules=[_namespace(printer.scipy_names)],
                     printer=_KernelPrinter(variables), docstring_limit=0,
-                    cse=lambda found: _hoist(found, shared))
+                    cse=lambda found: _hoist(found, shared, variables))
     ranges = [k.regular_range for k in separate if k.regular_range is not None]
     ignore_overflow = any(k.ignores_overflow for k in separate)
 
@@ -839,11 +852,11 @@ def compile_fused(exprs: Sequence[sympy.Basic], variables: tuple[sympy.Symbol, .
     return fused
 
 
-def _shared_calls(exprs: Sequence[sympy.Basic]) -> list[sympy.Basic]:
+def _shared_calls(exprs: Sequence[sympy.Basic], variables: Sequence[sympy.Symbol]) -> list[sympy.Basic]:
     """Function calls found more than once across ``exprs`` where hoisting them is safe; inner first."""
     counts: dict[sympy.Basic, int] = {}
     for expr in exprs:
-        for node in _hoistable_nodes(expr):
+        for node in _hoistable_nodes(expr, tuple(variables)):
             counts[node] = counts.get(node, 0) + 1
     shared = [node for node, n in counts.items() if n > 1]
     return sorted(shared, key=sympy.count_ops)
@@ -853,10 +866,29 @@ def _shared_calls(exprs: Sequence[sympy.Basic]) -> list[sympy.Basic]:
 _SHARED_PREFIX = "_shared"
 
 
-def _hoistable_nodes(expr: sympy.Basic):
-    """Function calls of ``expr`` (and bases of small integer powers, printed as products) outside
-    ``Piecewise`` and not a sigmoid-like factor of a product."""
-    if isinstance(expr, sympy.Piecewise) or not isinstance(expr, sympy.Basic):
+def _open_parts(piecewise: sympy.Piecewise, variables: tuple[sympy.Symbol, ...]) -> list[sympy.Basic]:
+    """The parts of a Piecewise whose subexpressions may be shared with the rest of the kernel:
+    every condition (evaluated on all inputs anyway), and each branch that its printing does
+    not evaluate on clamped inputs (a clamped branch must compute its own calls)."""
+    parts, earlier = [], []
+    for value, condition in piecewise.args:
+        domain = sympy.And(condition, *[sympy.Not(c) for c in earlier])
+        if isinstance(condition, sympy.Basic) and condition.args:
+            parts.append(condition)
+        if _clamped_to(value, domain, variables) == value:
+            parts.append(value)
+        earlier.append(condition)
+    return parts
+
+
+def _hoistable_nodes(expr: sympy.Basic, variables: tuple[sympy.Symbol, ...]):
+    """Function calls of ``expr`` (and bases of small integer powers, printed as products), not a
+    sigmoid-like factor of a product, and inside a Piecewise only in its open parts."""
+    if not isinstance(expr, sympy.Basic):
+        return
+    if isinstance(expr, sympy.Piecewise):
+        for part in _open_parts(expr, variables):
+            yield from _hoistable_nodes(part, variables)
         return
     if expr.is_Function and expr.free_symbols:
         yield expr
@@ -869,9 +901,9 @@ def _hoistable_nodes(expr: sympy.Basic):
         if _kept_in_place(expr, arg):
             yield from _call_arguments(arg)
             for inner in arg.args:
-                yield from _hoistable_nodes(inner)
+                yield from _hoistable_nodes(inner, variables)
             continue
-        yield from _hoistable_nodes(arg)
+        yield from _hoistable_nodes(arg, variables)
 
 
 def _call_arguments(call: sympy.Basic):
@@ -896,9 +928,16 @@ def _kept_in_place(parent: sympy.Basic, arg: sympy.Basic) -> bool:
     return False
 
 
-def _replace_hoistable(expr: sympy.Basic, mapping: dict[sympy.Basic, sympy.Symbol]) -> sympy.Basic:
+def _replace_hoistable(expr: sympy.Basic, mapping: dict[sympy.Basic, sympy.Symbol],
+                       variables: tuple[sympy.Symbol, ...]) -> sympy.Basic:
     """``expr`` with the hoisted calls replaced, where :func:`_hoistable_nodes` would find them."""
-    if isinstance(expr, sympy.Piecewise) or not expr.args:
+    if isinstance(expr, sympy.Piecewise):
+        open_parts = _open_parts(expr, variables)
+        return sympy.Piecewise(*[
+            (_replace_hoistable(value, mapping, variables) if value in open_parts else value,
+             _replace_hoistable(condition, mapping, variables) if condition in open_parts else condition)
+            for value, condition in expr.args], evaluate=False)
+    if not expr.args:
         return expr
     if expr in mapping:
         return mapping[expr]
@@ -908,23 +947,25 @@ def _replace_hoistable(expr: sympy.Basic, mapping: dict[sympy.Basic, sympy.Symbo
     args = []
     for arg in expr.args:
         if _kept_in_place(expr, arg):
-            args.append(arg.func(*[_replace_hoistable(a, mapping) for a in arg.args]))
+            args.append(arg.func(*[_replace_hoistable(a, mapping, variables) for a in arg.args]))
         else:
-            args.append(_replace_hoistable(arg, mapping))
+            args.append(_replace_hoistable(arg, mapping, variables))
     return expr.func(*args, evaluate=False) if expr.is_Add or expr.is_Mul else expr.func(*args)
 
 
-def _hoist(exprs: sympy.Basic | Sequence[sympy.Basic], shared: Sequence[sympy.Basic]):
+def _hoist(exprs: sympy.Basic | Sequence[sympy.Basic], shared: Sequence[sympy.Basic],
+           variables: Sequence[sympy.Symbol]):
     """lambdify's ``cse`` hook: the shared calls as temporaries, then the reduced expression(s)."""
+    variables = tuple(variables)
     mapping: dict[sympy.Basic, sympy.Symbol] = {}
     assignments = []
     for index, call in enumerate(shared):
         temporary = sympy.Symbol(f"{_SHARED_PREFIX}{index}", real=True)
-        assignments.append((temporary, _replace_hoistable(call, mapping) if mapping else call))
+        assignments.append((temporary, _replace_hoistable(call, mapping, variables) if mapping else call))
         mapping[call] = temporary
     if isinstance(exprs, sympy.Basic):
-        return assignments, _replace_hoistable(exprs, mapping)
-    return assignments, [_replace_hoistable(e, mapping) for e in exprs]
+        return assignments, _replace_hoistable(exprs, mapping, variables)
+    return assignments, [_replace_hoistable(e, mapping, variables) for e in exprs]
 
 
 def kernel_source(expr: sympy.Basic, variables: tuple[sympy.Symbol, ...], params: tuple[sympy.Symbol, ...] = ()) -> str:
