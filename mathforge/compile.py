@@ -509,6 +509,8 @@ def _clamp(x: sympy.Symbol, a: sympy.Basic, b: sympy.Basic, op: type,
 
 def _in_place_printer(function_name: str):
     def print_in_place(self, expr):
+        if _is_tanh_softplus(expr):
+            return f"mf_tanh_softplus({self._print(expr.args[0].args[0])})"
         return self._in_place(expr, getattr(NumPyPrinter, f"_print_{function_name}")(self, expr))
 
     return print_in_place
@@ -519,6 +521,11 @@ _IN_PLACE_UFUNCS = {f"numpy.{name}" for name in ("exp", "expm1", "log", "log1p",
                                                  "sin", "cos", "sqrt", "abs", "arctan", "arcsinh")}
 for _function in ("exp", "expm1", "log", "log1p", "tanh", "sinh", "cosh", "sin", "cos", "atan", "asinh"):
     setattr(_KernelPrinter, f"_print_{_function}", _in_place_printer(_function))
+
+
+def _is_tanh_softplus(expr: sympy.Basic) -> bool:
+    """``tanh(softplus(u))``, mish's gate, which has a one-exponential kernel."""
+    return isinstance(expr, sympy.tanh) and type(expr.args[0]).__name__ == "softplus"
 
 
 def _in_place_call(ufunc, argument):
@@ -567,6 +574,11 @@ class _ScalarPrinter(_OwnKernelsMixin, _LiteralsMixin, PythonCodePrinter):
 
     def _print_sign(self, expr):
         return f"mf_sign({self._print(expr.args[0])})"
+
+    def _print_tanh(self, expr):
+        if _is_tanh_softplus(expr):
+            return f"mf_tanh_softplus({self._print(expr.args[0].args[0])})"
+        return super()._print_tanh(expr) if hasattr(super(), "_print_tanh") else self._print_Function(expr)
 
     def _print_Piecewise(self, expr):
         pieces = list(expr.args)
@@ -920,6 +932,8 @@ def _kept_in_place(parent: sympy.Basic, arg: sympy.Basic) -> bool:
     A sigmoid-like factor of a product (``mf_times_sigmoid``), and the ``tanh(u)`` of
     ``u - tanh(u)`` (``mf_tanh_shrink``; ``-tanh(u)`` is the product ``-1*tanh(u)``).
     """
+    if _is_tanh_softplus(parent):  # printed as one kernel of u
+        return True
     if parent.is_Mul and len(parent.args) > 1:
         if type(arg).__name__ in _TAIL_FACTORS:
             return True

@@ -155,3 +155,23 @@ def test_kernels_never_write_into_their_inputs(name, dtype):
         e.value_and_grad(**inputs)
     for key, value in inputs.items():
         np.testing.assert_array_equal(value, copies[key], err_msg=f"{name} wrote into {key}")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("u", [-800.0, -700.0, -40.0, -3.0, -1e-8, 0.0, 0.7, 5.0, 29.0, 31.0, 1e4])
+def test_tanh_softplus_against_mpmath(u, dtype):
+    """mish's gate ``tanh(softplus(u))`` with one exponential: 4 ulp + smallest subnormal."""
+    got = NUMPY_KERNELS["mf_tanh_softplus"](np.array([u], dtype=dtype))[0]
+    with mpmath.workdps(60):
+        want = float(mpmath.tanh(mpmath.log1p(mpmath.exp(mpmath.mpf(float(dtype(u)))))))
+    eps, tiny = float(np.finfo(dtype).eps), float(np.finfo(dtype).smallest_subnormal)
+    assert got.dtype == dtype and abs(float(got) - want) <= 4 * eps * abs(want) + tiny, (u, got, want)
+
+
+def test_tanh_shrink_kernel_uses_its_series_only_near_zero():
+    data = np.array([-3.0, -0.5, 1e-9, 0.0, 0.89, 0.91, 40.0, np.nan, np.inf])
+    got = NUMPY_KERNELS["mf_tanh_shrink"](data)
+    with mpmath.workdps(60):
+        want = [float(mpmath.mpf(v) - mpmath.tanh(mpmath.mpf(v))) for v in data[:7]]
+    np.testing.assert_allclose(got[:7], want, rtol=4 * np.finfo(float).eps, atol=0)
+    assert np.isnan(got[7]) and got[8] == np.inf
