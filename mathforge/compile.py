@@ -198,6 +198,11 @@ class _OwnKernelsMixin:
                 inner = sympy.Add(*[term.as_coeff_Mul()[1] * (1 if term.as_coeff_Mul()[0] == common else -1)
                                     for term in expr.args], evaluate=False)
                 return f"{self._print(common)}*({self._print(inner)})"
+        mish = _mish_slope(expr)
+        if mish is not None:
+            (a, u), others = mish
+            code = f"mf_mish_slope({self._print(a)}, {self._print(u)})"
+            return code if not others else f"{code} + {self._print(sympy.Add(*others, evaluate=False))}"
         combined = _sigmoid_plus_slope(expr)
         if combined is not None:
             (a, u), others = combined
@@ -523,6 +528,10 @@ for _function in ("exp", "expm1", "log", "log1p", "tanh", "sinh", "cosh", "sin",
     setattr(_KernelPrinter, f"_print_{_function}", _in_place_printer(_function))
 
 
+def _is_sech_softplus(expr: sympy.Basic) -> bool:
+    return isinstance(expr, sympy.sech) and type(expr.args[0]).__name__ == "softplus"
+
+
 def _is_tanh_softplus(expr: sympy.Basic) -> bool:
     """``tanh(softplus(u))``, mish's gate, which has a one-exponential kernel."""
     return isinstance(expr, sympy.tanh) and type(expr.args[0]).__name__ == "softplus"
@@ -698,6 +707,27 @@ def _sigmoid_slope_factors(term: sympy.Basic) -> tuple[sympy.Basic, sympy.Basic]
                 u = first.args[0] if not first.args[0].could_extract_minus_sign() else second.args[0]
                 rest = [f for k, f in enumerate(factors) if k not in (i, j)]
                 return sympy.Mul(*rest, evaluate=False) if rest else sympy.S.One, u
+    return None
+
+
+def _mish_slope(expr: sympy.Add):
+    """``((a, u), other terms)`` if ``expr`` holds ``tanh(softplus(u)) + a*sigmoid(u)*sech(softplus(u))**2``."""
+    for gate in expr.args:
+        if not _is_tanh_softplus(gate):
+            continue
+        u = gate.args[0].args[0]
+        for term in expr.args:
+            if not term.is_Mul:
+                continue
+            factors = list(term.args)
+            sig = next((f for f in factors if type(f).__name__ == "sigmoid" and f.args[0] == u), None)
+            sech2 = next((f for f in factors if f.is_Pow and f.exp == 2 and _is_sech_softplus(f.base)
+                          and f.base.args[0].args[0] == u), None)
+            if sig is None or sech2 is None:
+                continue
+            rest = [f for f in factors if f is not sig and f is not sech2]
+            a = sympy.Mul(*rest, evaluate=False) if rest else sympy.S.One
+            return (a, u), [t for t in expr.args if t is not gate and t is not term]
     return None
 
 
@@ -902,11 +932,12 @@ def _hoistable_nodes(expr: sympy.Basic, variables: tuple[sympy.Symbol, ...]):
         for part in _open_parts(expr, variables):
             yield from _hoistable_nodes(part, variables)
         return
-    if expr.is_Function and expr.free_symbols:
+    if expr.is_Function and expr.free_symbols and not _is_tanh_softplus(expr):  # mish's gate stays whole
         yield expr
         yield from _call_arguments(expr)
     if (expr.is_Pow and expr.exp.is_Integer and 2 <= abs(expr.exp) <= _MAX_PRODUCT_POWER
-            and not expr.base.is_Atom and not isinstance(expr.base, sympy.Piecewise) and expr.base.free_symbols):
+            and not expr.base.is_Atom and not isinstance(expr.base, sympy.Piecewise) and expr.base.free_symbols
+            and not _is_sech_softplus(expr.base)):  # sech(softplus(u))**2 belongs to mf_mish_slope
         for _ in range(abs(int(expr.exp))):  # printed as a product: the base is used that often
             yield expr.base
     for arg in expr.args:

@@ -384,6 +384,56 @@ def _tanh_softplus_scalar(u: float) -> float:
     return n / (n + 2.0)
 
 
+def _mish_slope_kernel(a, u):
+    """``tanh(softplus(u)) + a*sigmoid(u)*sech(softplus(u))**2`` (mish's derivative for ``a = u``)
+    with one exponential: ``(n*(n + 2) + 4*a*e*(e + 1))/(n + 2)**2``, ``n = e*(e + 2)``,
+    ``e = exp(u)``. Beyond ``u = 15`` (float32) or 30 (float64), where ``n**2`` could overflow,
+    the same quantity is formed from ``r = exp(-u)``; below -700, where ``e`` is subnormal, as
+    ``((1 + a)*h)*h`` with ``h = exp(u/2)``. Both tails are computed on their elements only."""
+    u = _float_array(u)
+    if u.ndim == 0 and np.ndim(a) == 0:
+        return np.result_type(a, u).type(_mish_slope_scalar(float(a), float(u)))
+    a = a if isinstance(a, (int, float)) else np.asarray(a)
+    cap = 15.0 if u.dtype == np.float32 else 30.0
+    e = np.minimum(u, cap)
+    np.exp(e, out=e)
+    n = e + 2.0
+    n *= e                      # n = e*(e + 2)
+    second = e + 1.0
+    second *= e
+    second = np.multiply(second, a, out=second if np.shape(a) in ((), e.shape) else None)
+    second *= 4.0               # 4*a*e*(e + 1)
+    d = n + 2.0
+    n *= d
+    n += second                 # n*(n + 2) + 4*a*e*(e + 1)
+    d *= d
+    result = np.divide(n, d, out=n if n.shape == d.shape else None)
+    result = _with_tail(result, a, -u, -cap, lambda a, t: _mish_slope_right(a, -t))
+    return _with_subnormal_tail(result, a, u, lambda a, u: _tail_product(1 + a, 0.5 * u))
+
+
+def _mish_slope_right(a, u):
+    """The mish slope for large ``u`` from ``r = exp(-u)``: ``(1 + 2r)/(1 + 2r + 2r**2) +
+    4*a*r**2*(1 + r)/(1 + 2r + 2r**2)**2`` (the formula above divided through by ``e**4``)."""
+    r = np.exp(-u)
+    d = 1 + 2 * r + 2 * r * r
+    return (1 + 2 * r) / d + 4 * a * (r * r) * (1 + r) / (d * d)
+
+
+def _mish_slope_scalar(a: float, u: float) -> float:
+    if u < _SUBNORMAL_TAIL:
+        h = math.exp(0.5 * u)
+        return ((1 + a) * h) * h
+    if u > 30.0:
+        r = math.exp(-u)
+        d = 1 + 2 * r + 2 * r * r
+        return (1 + 2 * r) / d + 4 * a * (r * r) * (1 + r) / (d * d)
+    e = math.exp(u)
+    n = e * (e + 2.0)
+    d = n + 2.0
+    return (n * d + 4.0 * a * e * (e + 1.0)) / (d * d)
+
+
 def _softplus_kernel(x):
     """``log(1 + exp(x))`` as ``max(x, 0) + log1p(exp(-|x|))``: exact in both tails, no overflow."""
     x = _float_array(x)
@@ -596,6 +646,7 @@ NUMPY_KERNELS["mf_sech"] = _sech_kernel
 NUMPY_KERNELS["mf_times_sigmoid"] = _times_sigmoid_kernel
 NUMPY_KERNELS["mf_times_sigmoid_slope"] = _times_sigmoid_slope_kernel
 NUMPY_KERNELS["mf_tanh_softplus"] = _tanh_softplus_kernel
+NUMPY_KERNELS["mf_mish_slope"] = _mish_slope_kernel
 NUMPY_KERNELS["mf_sigmoid_plus_slope"] = _sigmoid_plus_slope_kernel
 NUMPY_KERNELS["mf_times_normal_cdf"] = _times_normal_cdf_kernel
 NUMPY_KERNELS["mf_times_normal_pdf"] = _times_normal_pdf_kernel
@@ -608,6 +659,7 @@ SCALAR_KERNELS["mf_sech"] = _sech_scalar
 SCALAR_KERNELS["mf_times_sigmoid"] = _times_sigmoid_scalar
 SCALAR_KERNELS["mf_times_sigmoid_slope"] = _times_sigmoid_slope_scalar
 SCALAR_KERNELS["mf_tanh_softplus"] = _tanh_softplus_scalar
+SCALAR_KERNELS["mf_mish_slope"] = _mish_slope_scalar
 SCALAR_KERNELS["mf_sigmoid_plus_slope"] = _sigmoid_plus_slope_scalar
 SCALAR_KERNELS["mf_times_normal_cdf"] = _times_normal_cdf_scalar
 SCALAR_KERNELS["mf_times_normal_pdf"] = _times_normal_pdf_scalar
