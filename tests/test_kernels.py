@@ -25,9 +25,10 @@ def _kernel(expr):
     (sympy.Piecewise((x, x > 0), (0, True)), "numpy.maximum(x, 0)", [np.nan, 0, 0, 0, 0, 1, np.inf]),
     (sympy.Piecewise((0, x < 0), (x, True)), "numpy.maximum(0, x)", [np.nan, 0, 0, -0.0, 0, 1, np.inf]),
     (sympy.Piecewise((x, x < 0), (0, True)), "numpy.minimum(x, 0)", [np.nan, -np.inf, -1, 0, 0, 0, 0]),
-    (sympy.Piecewise((1, x > 0), (0, True)), "numpy.heaviside(x, 0.0)", [np.nan, 0, 0, 0, 0, 1, 1]),
-    (sympy.Piecewise((1, x >= 0), (0, True)), "numpy.heaviside(x, 1.0)", [np.nan, 0, 0, 1, 1, 1, 1]),
-    (sympy.Piecewise((0, x > 0), (1, True)), "numpy.heaviside(-x, 1.0)", [np.nan, 1, 1, 1, 1, 0, 0]),
+    (sympy.Piecewise((1, x > 0), (0, True)), "mf_step(x, 1, False)", [np.nan, 0, 0, 0, 0, 1, 1]),
+    (sympy.Piecewise((1, x >= 0), (0, True)), "mf_step(x, 1, True)", [np.nan, 0, 0, 1, 1, 1, 1]),
+    (sympy.Piecewise((0, x > 0), (1, True)), "mf_step(x, -1, True)", [np.nan, 1, 1, 1, 1, 0, 0]),
+    (sympy.Piecewise((0, x <= 0), (1, True)), "mf_step(x, 1, False)", [np.nan, 0, 0, 0, 0, 1, 1]),
     (sympy.Piecewise((x, x > 2), (3, True)), "numpy.where(numpy.less_equal(x, 2), 3.0, x)",
      [np.nan, 3, 3, 3, 3, 3, np.inf]),
 ])
