@@ -297,9 +297,11 @@ def _times_sigmoid_slope_kernel(a, u):
     e = _exp_minus_abs(u)
     denominator = e + 1
     denominator *= denominator
-    numerator = np.multiply(e, a)
+    numerator = e if isinstance(a, (int, float)) and a == 1 else np.multiply(e, a)
     result = np.divide(numerator, denominator, out=numerator if numerator.shape == e.shape else None)
-    return _with_subnormal_tail(result, a, -np.abs(u), lambda a, t: _tail_product(a, 0.5 * t))
+    if u.size and (np.fmin.reduce(u, axis=None) < _SUBNORMAL_TAIL or np.fmax.reduce(u, axis=None) > -_SUBNORMAL_TAIL):
+        result = _with_subnormal_tail(result, a, -np.abs(u), lambda a, t: _tail_product(a, 0.5 * t))
+    return result
 
 
 def _sigmoid_plus_slope_kernel(a, u):
@@ -312,9 +314,10 @@ def _sigmoid_plus_slope_kernel(a, u):
     a = a if isinstance(a, (int, float)) else np.asarray(a)
     e = _exp_minus_abs(u)
     d = e + 1
-    numerator = np.where(u >= 0, d, e * d)
-    slope = np.multiply(e, a)
-    numerator += slope
+    numerator = e * d
+    np.copyto(numerator, d, where=u >= 0)           # where(u >= 0, 1, e)*(1 + e)
+    slope = np.multiply(e, a, out=e if np.shape(a) in ((), e.shape) else None)
+    numerator = np.add(numerator, slope, out=numerator if numerator.shape == slope.shape else None)
     d *= d
     result = np.divide(numerator, d, out=numerator if numerator.shape == d.shape else None)
     return _with_subnormal_tail(result, a, u, lambda a, u: _tail_product(1 + a, 0.5 * u))
