@@ -304,6 +304,9 @@ class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):
     def _print_Abs(self, expr):
         return self._in_place(expr, f"numpy.abs({self._print(expr.args[0])})")
 
+    def _print__SquareInto(self, expr):
+        return f"mf_square_into({self._print(expr.args[0])})"
+
     def _print__StrictlyBelow(self, expr):
         return f"mf_strictly_below({self._print(expr.args[0])}, {self._print(expr.args[1])})"
 
@@ -773,6 +776,7 @@ def _namespace(scipy_names: set[str], scalar: bool = False) -> dict[str, object]
                                     "mf_strictly_below": _strictly_below, "mf_strictly_above": _strictly_above,
                                     "mf_in_place": _in_place_call, "mf_divide_into": _divide_into,
                                     "mf_clamp": _clamp_kernel, "mf_leaky": _leaky_kernel, "mf_step": _step_kernel,
+                                    "mf_square_into": _square_into,
                                     **(SCALAR_KERNELS if scalar else NUMPY_KERNELS)}
     if scipy_names:
         import scipy.special  # deferred: ~0.2 s, paid only by kernels that need it
@@ -1029,8 +1033,39 @@ def _hoist(exprs: sympy.Basic | Sequence[sympy.Basic], shared: Sequence[sympy.Ba
         assignments.append((temporary, _replace_hoistable(call, mapping, variables) if mapping else call))
         mapping[call] = temporary
     if isinstance(exprs, sympy.Basic):
-        return assignments, _replace_hoistable(exprs, mapping, variables)
-    return assignments, [_replace_hoistable(e, mapping, variables) for e in exprs]
+        return assignments, _square_in_place(_replace_hoistable(exprs, mapping, variables), mapping.values())
+    reduced = [_replace_hoistable(e, mapping, variables) for e in exprs]
+    if len(reduced) == 1:
+        reduced = [_square_in_place(reduced[0], mapping.values())]
+    return assignments, reduced
+
+
+class _SquareInto(sympy.Function):
+    """``t**2`` written over the temporary ``t`` (its last use), printed as ``mf_square_into(t)``."""
+
+    nargs = 1
+
+
+def _square_in_place(expr: sympy.Basic, temporaries) -> sympy.Basic:
+    """``expr`` with ``t**2`` as ``_SquareInto(t)`` for each temporary whose only use in ``expr`` it is.
+
+    The assignments of the other temporaries all run before ``expr``, so a temporary used
+    once here is dead after that use: squaring it in place saves a fresh array (mse's
+    ``(p - y)**2``).
+    """
+    for temporary in temporaries:
+        square = sympy.Pow(temporary, 2, evaluate=False)
+        uses = [node for node in sympy.preorder_traversal(expr) if node == temporary]
+        squares = [node for node in sympy.preorder_traversal(expr) if node == square]
+        if len(squares) == 1 and len(uses) == 1:
+            expr = expr.xreplace({square: _SquareInto(temporary)})
+    return expr
+
+
+def _square_into(t):
+    if type(t) is np.ndarray and t.ndim and t.dtype.kind == "f" and t.flags.writeable:
+        return np.multiply(t, t, out=t)
+    return t * t
 
 
 def kernel_source(expr: sympy.Basic, variables: tuple[sympy.Symbol, ...], params: tuple[sympy.Symbol, ...] = ()) -> str:

@@ -196,3 +196,13 @@ def test_mish_slope_against_mpmath(u, dtype):
         scale = float(abs(want) + abs(v * curvature))
     eps, tiny = float(np.finfo(dtype).eps), float(np.finfo(dtype).smallest_subnormal)
     assert got.dtype == dtype and abs(float(got) - float(want)) <= 4 * eps * scale + tiny, (u, got, float(want))
+
+
+def test_a_dying_temporary_is_squared_in_place():
+    """mse's (p - y)**2: the difference is squared over itself (no second 8 MB array)."""
+    e = MathForge().get("mse")
+    source = kernel_source(e.symbolic_expr, (symbol("y_pred"), symbol("y_true")))
+    assert "mf_square_into(_shared0)" in source, source
+    p, y = np.array([3.0, -1.0, np.nan]), np.array([1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(e.eval(y_pred=p, y_true=y, reduction="none"), [4.0, 4.0, np.nan])
+    np.testing.assert_array_equal(p, [3.0, -1.0, np.nan])
