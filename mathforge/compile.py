@@ -198,16 +198,12 @@ class _OwnKernelsMixin:
                 inner = sympy.Add(*[term.as_coeff_Mul()[1] * (1 if term.as_coeff_Mul()[0] == common else -1)
                                     for term in expr.args], evaluate=False)
                 return f"{self._print(common)}*({self._print(inner)})"
-        mish = _mish_slope(expr)
-        if mish is not None:
-            (a, u), others = mish
-            code = f"mf_mish_slope({self._print(a)}, {self._print(u)})"
-            return code if not others else f"{code} + {self._print(sympy.Add(*others, evaluate=False))}"
-        combined = _sigmoid_plus_slope(expr)
-        if combined is not None:
-            (a, u), others = combined
-            code = f"mf_sigmoid_plus_slope({self._print(a)}, {self._print(u)})"
-            return code if not others else f"{code} + {self._print(sympy.Add(*others, evaluate=False))}"
+        for find, kernel in ((_mish_slope, "mf_mish_slope"), (_sigmoid_plus_slope, "mf_sigmoid_plus_slope")):
+            found = find(expr)
+            if found is not None:
+                (a, u), others = found
+                code = f"{kernel}({self._print(a)}, {self._print(u)})"
+                return code if not others else f"{code} + {self._print(sympy.Add(*others, evaluate=False))}"
         if len(expr.args) == 2:  # 0.5*x + 0.5*sqrt(x**2 + b) -> 0.5*(x + sqrt(x**2 + b))
             (c1, t1), (c2, t2) = (a.as_coeff_Mul() for a in expr.args)
             content, inner = (c1, sympy.Add(t1, t2, evaluate=False)) if c1 == c2 else (1, None)
