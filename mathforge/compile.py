@@ -300,14 +300,8 @@ class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):
     def _print_Abs(self, expr):
         return self._in_place(expr, f"numpy.abs({self._print(expr.args[0])})")
 
-    def _print__SquareInto(self, expr):
-        return f"mf_square_into({self._print(expr.args[0])})"
-
-    def _print__StrictlyBelow(self, expr):
-        return f"mf_strictly_below({self._print(expr.args[0])}, {self._print(expr.args[1])})"
-
-    def _print__StrictlyAbove(self, expr):
-        return f"mf_strictly_above({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+    def _print__HelperCallBase(self, expr):
+        return f"{expr.helper}({', '.join(self._print(a) for a in expr.args)})"
 
     def _print_Piecewise(self, expr):
         pieces = list(expr.args)
@@ -606,7 +600,7 @@ class _ScalarPrinter(_OwnKernelsMixin, _LiteralsMixin, PythonCodePrinter):
     def _print_tanh(self, expr):
         if _is_tanh_softplus(expr):
             return f"mf_tanh_softplus({self._print(expr.args[0].args[0])})"
-        return super()._print_tanh(expr) if hasattr(super(), "_print_tanh") else self._print_Function(expr)
+        return super()._print_tanh(expr)
 
     def _print_Piecewise(self, expr):
         pieces = list(expr.args)
@@ -616,7 +610,17 @@ class _ScalarPrinter(_OwnKernelsMixin, _LiteralsMixin, PythonCodePrinter):
         return code
 
 
-class _StrictlyBelow(sympy.Function):
+class _HelperCallBase(sympy.Function):
+    """A call of one of this module's helpers in generated code (``helper`` names it in the namespace).
+
+    The name ends in ``Base`` because SymPy's printer dispatches a Function subclass only on
+    its own class name or a ``*Base`` ancestor's.
+    """
+
+    helper = ""
+
+
+class _StrictlyBelow(_HelperCallBase):
     """``min(x, b')`` with ``b'`` the largest float of ``x``'s type below ``b`` (a strict bound).
 
     Clamping onto ``b`` itself would evaluate a branch where it may be singular: the branch
@@ -624,24 +628,22 @@ class _StrictlyBelow(sympy.Function):
     """
 
     nargs = 2
+    helper = "mf_strictly_below"
 
 
-class _StrictlyAbove(sympy.Function):
+class _StrictlyAbove(_HelperCallBase):
     """``max(x, b')`` with ``b'`` the smallest float of ``x``'s type above ``b``."""
 
     nargs = 2
+    helper = "mf_strictly_above"
 
 
-def _strictly_below(x, bound: float):
+def _strictly_inside(x, bound: float, direction: float):
+    """``x`` clamped to the float of its dtype next to ``bound`` towards ``direction`` (``±inf``)."""
     x = np.asarray(x)
     kind = x.dtype.type if x.dtype.kind == "f" else np.float64
-    return np.minimum(x, np.nextafter(kind(bound), kind(-np.inf)))
-
-
-def _strictly_above(x, bound: float):
-    x = np.asarray(x)
-    kind = x.dtype.type if x.dtype.kind == "f" else np.float64
-    return np.maximum(x, np.nextafter(kind(bound), kind(np.inf)))
+    inside = np.nextafter(kind(bound), kind(direction))
+    return np.minimum(x, inside) if direction < 0 else np.maximum(x, inside)
 
 
 def _needs_guard(value: sympy.Basic) -> bool:
@@ -769,7 +771,8 @@ def _sign(x: float) -> float:
 
 def _namespace(scipy_names: set[str], scalar: bool = False) -> dict[str, object]:
     namespace: dict[str, object] = {"numpy": np, "math": math, "mf_sign": _sign,
-                                    "mf_strictly_below": _strictly_below, "mf_strictly_above": _strictly_above,
+                                    "mf_strictly_below": functools.partial(_strictly_inside, direction=-math.inf),
+                                    "mf_strictly_above": functools.partial(_strictly_inside, direction=math.inf),
                                     "mf_in_place": _in_place_call, "mf_divide_into": _divide_into,
                                     "mf_clamp": _clamp_kernel, "mf_leaky": _leaky_kernel, "mf_step": _step_kernel,
                                     "mf_square_into": _square_into,
@@ -815,6 +818,13 @@ _CACHE: dict[tuple[sympy.Basic, tuple[sympy.Symbol, ...], tuple[sympy.Symbol, ..
 _CACHE_LIMIT = 4096
 
 
+def _remember(key: tuple, kernel: Kernel) -> None:
+    """Cache a compiled kernel; the oldest entry goes when the cache is full."""
+    if len(_CACHE) >= _CACHE_LIMIT:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = kernel
+
+
 def compile_kernel(expr: sympy.Basic, variables: tuple[sympy.Symbol, ...], params: tuple[sympy.Symbol, ...] = (),
                    probe_params: tuple[float, ...] | None = None) -> Kernel:
     """The cached NumPy kernel of ``expr``, called as ``kernel(*variables, *params)``.
@@ -852,9 +862,7 @@ def compile_kernel(expr: sympy.Basic, variables: tuple[sympy.Symbol, ...], param
         kernel.scalar = _lambdify_scalar(expr, key[1] + key[2])
         kernel.ignores_overflow = ignores_overflow
         kernel.regular_range = regular_range
-        if len(_CACHE) >= _CACHE_LIMIT:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = kernel
+        _remember(key, kernel)
     return kernel
 
 
@@ -908,9 +916,7 @@ def compile_fused(exprs: Sequence[sympy.Basic], variables: tuple[sympy.Symbol, .
 
     fused.separate = tuple(separate)
     fused.source = inspect.getsource(core)
-    if len(_CACHE) >= _CACHE_LIMIT:
-        _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[key] = fused
+    _remember(key, fused)
     return fused
 
 
@@ -1036,10 +1042,11 @@ def _hoist(exprs: sympy.Basic | Sequence[sympy.Basic], shared: Sequence[sympy.Ba
     return assignments, reduced
 
 
-class _SquareInto(sympy.Function):
+class _SquareInto(_HelperCallBase):
     """``t**2`` written over the temporary ``t`` (its last use), printed as ``mf_square_into(t)``."""
 
     nargs = 1
+    helper = "mf_square_into"
 
 
 def _square_in_place(expr: sympy.Basic, temporaries) -> sympy.Basic:
