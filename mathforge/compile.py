@@ -252,6 +252,9 @@ class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):
         super().__init__({"fully_qualified_modules": True, "inline": True, "allow_unknown_functions": False})
         self.variables = tuple(variables)
         self.scipy_names: set[str] = set()
+        #: What each shared temporary stands for (filled by :func:`_hoist`), for rules that
+        #: compare a branch with a condition across a temporary.
+        self.definitions: dict[sympy.Symbol, sympy.Basic] = {}
 
     def _print_Max(self, expr):
         return functools.reduce(lambda a, b: f"numpy.maximum({a}, {b})", [self._print(a) for a in expr.args])
@@ -315,6 +318,9 @@ class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):
         two_way = self._print_two_way(pieces)
         if two_way is not None:
             return two_way
+        indicator = self._print_indicator(pieces, arrays)
+        if indicator is not None:
+            return indicator
         clamp = self._print_clamp(expr)
         if clamp is not None:
             return clamp
@@ -332,6 +338,25 @@ class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):
             code = f"numpy.where({self._print(condition)}, {value_code}, {code})"
         return code
 
+
+    def _print_indicator(self, pieces, arrays: set[sympy.Symbol]) -> str | None:
+        """``Piecewise((c, cond), (0, True))`` with ``c`` free of the variables (the steps of
+        piecewise-linear derivatives) as ``cond`` converted to float and scaled by ``c``: a
+        conversion instead of a ``where``. ``(0, cond), (c, True)`` tests ``not cond``, so
+        NaN (every comparison False) still gets the value of the last branch. Two nonzero
+        constants are a scaled and shifted conversion where that is exact (``mf_select``)."""
+        if len(pieces) != 2 or pieces[1][1] is not sympy.true:
+            return None
+        (a, condition), (b, _) = pieces
+        if (a.free_symbols | b.free_symbols) & arrays or not isinstance(condition, sympy.Basic):
+            return None
+        if b == 0 and a != 0:
+            return f"mf_indicator({self._print(condition)}, {self._print(a)})"
+        if a == 0 and b != 0:
+            return f"mf_indicator(numpy.logical_not({self._print(condition)}), {self._print(b)})"
+        if a != b:
+            return f"mf_select({self._print(condition)}, {self._print(a)}, {self._print(b)})"
+        return None
 
     def _print_branch(self, value: sympy.Basic) -> str:
         """A ``where`` branch; an integer constant as a float, so ``where`` gives a float array
@@ -395,6 +420,21 @@ class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):
             if clamp is not None:
                 function, first, second = clamp
                 return f"numpy.{function}({self._print(first)}, {self._print(second)})"
+        larger = _larger_branch(a, b, condition, variables, self.definitions)
+        if larger is not None:
+            function, first, second, power = larger
+            code = f"numpy.{function}({self._print(first)}, {self._print(second)})"
+            return code if power == 1 else f"mf_square_into({code})"
+        clip = _clip_by_magnitude(a, b, condition, variables, self.definitions)
+        if clip is not None:
+            inner, bound = clip
+            code = (f"mf_clamp({self._print(inner)}, {self._print(-bound)}, {self._print(bound)}, "
+                    f"{self._fresh(inner)})")
+            if bound.is_positive:
+                return code
+            if not bound.free_symbols & variables:  # a parameter: the clip needs -bound <= bound
+                general = f"numpy.where({self._print(condition)}, {self._print(a)}, {self._print(b)})"
+                return f"(({code}) if ({self._print(bound)} >= 0) else ({general}))"
         if a.free_symbols & variables and not b.free_symbols & variables:
             complement = _ORDER_COMPLEMENT[type(condition)](condition.lhs, condition.rhs)
             a_code = self._print(_clamped_to(a, condition, self.variables))
@@ -410,6 +450,103 @@ _ORDER_COMPLEMENT = {sympy.StrictGreaterThan: sympy.LessThan, sympy.GreaterThan:
 _ORDER_REVERSED = {sympy.StrictGreaterThan: sympy.StrictLessThan, sympy.GreaterThan: sympy.LessThan,
                    sympy.StrictLessThan: sympy.StrictGreaterThan, sympy.LessThan: sympy.GreaterThan}
 _ORDER_COMPLEMENT_TYPES = tuple(_ORDER_COMPLEMENT)
+
+
+def _larger_branch(a: sympy.Basic, b: sympy.Basic, condition: sympy.Basic, variables: set[sympy.Symbol],
+                   definitions: dict[sympy.Symbol, sympy.Basic]):
+    """``(function, first, second, power)`` if ``Piecewise((a, condition), (b, True))`` is
+    ``maximum(a, b)`` or ``minimum(a, b)`` (to the power ``power``), else ``None``.
+
+    That is the case when ``a - b`` is a constant multiple of ``lhs - rhs``: the condition
+    then holds exactly where ``a`` is the larger (or the smaller) branch. Hinge's
+    ``(1 - t, t <= 1), (0, True)`` is ``maximum(1 - t, 0)``, the quantile loss is the larger
+    of its two lines, and ``((1 - t)**2, t <= 1), (0, True)`` is ``maximum(1 - t, 0)**2``.
+    One branchless pass instead of a ``where`` (slow on unsorted data); NaN is kept. At a
+    tie the branch the Piecewise takes goes second (``maximum`` returns its second argument
+    when they compare equal, which decides the sign of a zero). Branches that could overflow
+    or be undefined outside their domain are left to ``where`` and its clamped inputs.
+    """
+    power = 1
+    if b == 0 and (a.is_Pow and a.exp == 2 or isinstance(a, _SquareInto)):  # (u**2, u >= 0), (0, True): 0**2 is 0
+        a, power = a.args[0], 2
+    if (not isinstance(condition, _ORDER_COMPLEMENT_TYPES) or _may_blow_up(a, variables)
+            or _may_blow_up(b, variables) or condition.has(sympy.Piecewise)):
+        return None
+    gap = (condition.lhs - condition.rhs).xreplace(definitions)
+    difference = (a - b).xreplace(definitions)
+    if gap == 0 or difference == 0:
+        return None
+    ratio = sympy.cancel(difference / gap)
+    if not ratio.is_number or not ratio.is_real or ratio == 0:
+        return None
+    op = type(condition) if ratio > 0 else _ORDER_REVERSED[type(condition)]  # condition <=> (a - b) op 0
+    upward = op in (sympy.StrictGreaterThan, sympy.GreaterThan)
+    strict = op in (sympy.StrictGreaterThan, sympy.StrictLessThan)
+    first, second = (a, b) if strict else (b, a)
+    return ("maximum" if upward else "minimum"), first, second, power
+
+
+def _clip_by_magnitude(a: sympy.Basic, b: sympy.Basic, condition: sympy.Basic, variables: set[sympy.Symbol],
+                       definitions: dict[sympy.Symbol, sympy.Basic]):
+    """``(a, s*c)`` if ``Piecewise((a, |u| < c), (b, True))`` is ``a`` clipped to ``[-s*c, s*c]``:
+    ``a = s*u`` and ``b = s*c*sign(u)`` (the derivatives of huber and smooth_l1), else ``None``.
+
+    At ``|u| == c`` both sides are ``s*c*sign(u)``; NaN stays NaN and ``±inf`` becomes
+    ``±s*c``, as the Piecewise gives.
+    """
+    if not isinstance(condition, (sympy.StrictLessThan, sympy.StrictGreaterThan)):
+        return None
+    small, large = ((condition.lhs, condition.rhs) if isinstance(condition, sympy.StrictLessThan)
+                    else (condition.rhs, condition.lhs))
+    if not isinstance(small, sympy.Abs) or large.free_symbols & variables:
+        return None
+    u = small.args[0]
+    if not u.free_symbols & variables:
+        return None
+    slope = sympy.cancel(a.xreplace(definitions) / u.xreplace(definitions))
+    if slope.free_symbols & variables or slope == 0 or _may_blow_up(a, variables):
+        return None
+    bound = slope * large
+    if sympy.simplify((b - bound * sympy.sign(u)).xreplace(definitions)) != 0:
+        return None
+    return a, bound
+
+
+def _may_blow_up(value: sympy.Basic, variables: set[sympy.Symbol]) -> bool:
+    """Whether ``value`` may overflow or be undefined for some real input of ``variables``
+    (a call, or a negative or fractional power of them); powers of parameters are fine."""
+    if any(f.free_symbols & variables for f in value.atoms(sympy.Function) if not isinstance(f, _HelperCallBase)):
+        return True
+    return any((p.exp.is_negative or not p.exp.is_Integer) and p.base.free_symbols & variables
+               for p in value.atoms(sympy.Pow))
+
+
+def _indicator_kernel(mask, value: float):
+    """``where(mask, value, 0.0)`` as a conversion and a product (no ``where``); float64, as
+    ``where`` with Python floats gives. ``0*value`` is ``-0.0`` for a negative ``value``:
+    adding ``+0.0`` turns it into the ``0.0`` that ``where`` gives."""
+    if not math.isfinite(value):
+        return np.where(mask, value, 0.0)
+    result = np.asarray(mask).astype(np.float64)
+    if value != 1:
+        result *= value
+        if value < 0:
+            result += 0.0
+    return result if result.ndim else result[()]
+
+
+def _select_kernel(mask, value: float, otherwise: float):
+    """``where(mask, value, otherwise)`` for two constants as ``mask*(value - otherwise) + otherwise``
+    when that is exact (``(value - otherwise) + otherwise == value`` in float64, as for
+    ``1`` and ``0.25``): a conversion and two passes with no branch per element, which
+    ``where`` pays on unsorted data. Otherwise ``where`` itself."""
+    step = value - otherwise
+    if not (math.isfinite(step) and step + otherwise == value):
+        return np.where(mask, value, otherwise)
+    result = np.asarray(mask).astype(np.float64)
+    result *= step
+    result += otherwise
+    return result if result.ndim else result[()]
 
 
 def _linear_clamp(expr: sympy.Piecewise, variables: set[sympy.Symbol]):
@@ -775,7 +912,8 @@ def _namespace(scipy_names: set[str], scalar: bool = False) -> dict[str, object]
                                     "mf_strictly_above": functools.partial(_strictly_inside, direction=math.inf),
                                     "mf_in_place": _in_place_call, "mf_divide_into": _divide_into,
                                     "mf_clamp": _clamp_kernel, "mf_leaky": _leaky_kernel, "mf_step": _step_kernel,
-                                    "mf_square_into": _square_into,
+                                    "mf_square_into": _square_into, "mf_indicator": _indicator_kernel,
+                                    "mf_select": _select_kernel,
                                     **(SCALAR_KERNELS if scalar else NUMPY_KERNELS)}
     if scipy_names:
         import scipy.special  # deferred: ~0.2 s, paid only by kernels that need it
@@ -794,9 +932,10 @@ def _lambdify(expr: sympy.Basic, arguments: Sequence[sympy.Symbol],
     source = printer.doprint(folded)  # first pass collects the SciPy names it needs
     for call in shared:
         printer.doprint(call)
+    final_printer = _KernelPrinter(variables)
     function = lambdify(list(arguments), folded, modules=[_namespace(printer.scipy_names)],
-                        printer=_KernelPrinter(variables), docstring_limit=0,
-                        cse=lambda found: _hoist(found, shared, variables))
+                        printer=final_printer, docstring_limit=0,
+                        cse=lambda found: _hoist(found, shared, variables, final_printer.definitions))
     return function, source
 
 
@@ -892,9 +1031,10 @@ def compile_fused(exprs: Sequence[sympy.Basic], variables: tuple[sympy.Symbol, .
     printer = _KernelPrinter(variables)
     for e in (*folded, *shared):
         printer.doprint(e)  # collects the SciPy names the kernel needs
+    final_printer = _KernelPrinter(variables)
     core = lambdify(list(arguments), folded, modules=[_namespace(printer.scipy_names)],
-                    printer=_KernelPrinter(variables), docstring_limit=0,
-                    cse=lambda found: _hoist(found, shared, variables))
+                    printer=final_printer, docstring_limit=0,
+                    cse=lambda found: _hoist(found, shared, variables, final_printer.definitions))
     ranges = [k.regular_range for k in separate if k.regular_range is not None]
     ignore_overflow = any(k.ignores_overflow for k in separate)
 
@@ -1025,8 +1165,10 @@ def _replace_hoistable(expr: sympy.Basic, mapping: dict[sympy.Basic, sympy.Symbo
 
 
 def _hoist(exprs: sympy.Basic | Sequence[sympy.Basic], shared: Sequence[sympy.Basic],
-           variables: Sequence[sympy.Symbol]):
-    """lambdify's ``cse`` hook: the shared calls as temporaries, then the reduced expression(s)."""
+           variables: Sequence[sympy.Symbol], definitions: dict[sympy.Symbol, sympy.Basic] | None = None):
+    """lambdify's ``cse`` hook: the shared calls as temporaries, then the reduced expression(s).
+
+    ``definitions`` (the printer's) receives what each temporary stands for."""
     variables = tuple(variables)
     mapping: dict[sympy.Basic, sympy.Symbol] = {}
     assignments = []
@@ -1034,6 +1176,8 @@ def _hoist(exprs: sympy.Basic | Sequence[sympy.Basic], shared: Sequence[sympy.Ba
         temporary = sympy.Symbol(f"{_SHARED_PREFIX}{index}", real=True)
         assignments.append((temporary, _replace_hoistable(call, mapping, variables) if mapping else call))
         mapping[call] = temporary
+        if definitions is not None:
+            definitions[temporary] = call
     if isinstance(exprs, sympy.Basic):
         return assignments, _square_in_place(_replace_hoistable(exprs, mapping, variables), mapping.values())
     reduced = [_replace_hoistable(e, mapping, variables) for e in exprs]

@@ -10,10 +10,11 @@ import pytest
 import sympy
 
 from mathforge import Expression, MathForge, symbol
-from mathforge.compile import compile_kernel, kernel_source
+from mathforge.compile import _namespace, compile_kernel, kernel_source
 from mathforge.primitives import NUMPY_KERNELS, sigmoid
 
 x = symbol("x")
+NUMPY_KERNELS_EXTRA = _namespace(set())
 SPECIAL = np.array([np.nan, -np.inf, -1.0, -0.0, 0.0, 1.0, np.inf])
 
 
@@ -206,3 +207,96 @@ def test_a_dying_temporary_is_squared_in_place():
     p, y = np.array([3.0, -1.0, np.nan]), np.array([1.0, 1.0, 0.0])
     np.testing.assert_array_equal(e.eval(y_pred=p, y_true=y, reduction="none"), [4.0, 4.0, np.nan])
     np.testing.assert_array_equal(p, [3.0, -1.0, np.nan])
+
+
+y = symbol("y")
+#: Inputs for two-variable rules: ordinary points, ties at the joins, infinities and NaN.
+PAIRS = [(-2.0, 1.0), (0.5, 1.0), (1.0, 1.0), (2.0, 1.0), (3.0, -1.0), (-1.0, -1.0), (0.0, 0.0), (1e4, 1.0),
+         (np.inf, 1.0), (-np.inf, 1.0), (np.inf, -1.0), (np.nan, 1.0), (1.0, np.nan)]
+
+
+def _where_reference(expr):
+    """``where(cond, a, b)`` of a two-way Piecewise from SymPy's own NumPy printer (no rule of ours)."""
+    (a, condition), (b, _) = expr.args
+    parts = [sympy.lambdify((x, y), part, modules="numpy") for part in (condition, a, b)]
+    return lambda xs, ys: np.where(parts[0](xs, ys), parts[1](xs, ys) + 0 * xs, parts[2](xs, ys) + 0 * xs)
+
+
+@pytest.mark.parametrize(("expr", "code"), [
+    (sympy.Piecewise((1 - x * y, x * y <= 1), (0, True)), "numpy.maximum(0, -x*y + 1)"),           # hinge
+    (sympy.Piecewise((0.3 * (y - x), x <= y), (-0.7 * (y - x), True)), "numpy.maximum("),       # quantile
+    (sympy.Piecewise(((1 - x * y) ** 2, x * y <= 1), (0, True)), "mf_square_into(numpy.maximum(0, "),
+    (sympy.Piecewise((x - y, x < y), (0, True)), "numpy.minimum(x - y, 0)"),                     # strict: tie -> 0
+    (sympy.Piecewise((x - y, x - y >= 0), (0, True)), "numpy.maximum(0, x - y)"),
+])
+def test_a_branch_that_is_the_larger_one_prints_as_maximum(expr, code):
+    """``(a, cond), (b, True)`` with ``cond`` the same as ``a - b >= 0`` is ``maximum(a, b)``:
+    same values as the Piecewise at ties, infinities and NaN, and no ``where``."""
+    source = kernel_source(expr, (x, y))
+    assert code in source and "where" not in source, source
+    kernel = compile_kernel(expr, (x, y), ())
+    xs, ys = (np.array(v) for v in zip(*PAIRS))
+    with np.errstate(over="raise", invalid="ignore", divide="raise"):  # inf - inf, inf*0 in the reference
+        got, want = kernel(xs, ys), _where_reference(expr)(xs, ys)
+    undecided = np.isnan(xs) | np.isnan(ys)
+    assert np.isnan(got[undecided]).all()  # where turns an undecidable condition into a branch; maximum keeps NaN
+    decided = ~undecided & ~np.isnan(want)
+    np.testing.assert_allclose(got[decided], want[decided], rtol=4e-16, atol=0)  # SymPy may distribute a constant
+    zeros = decided & (want == 0)
+    assert list(np.signbit(got[zeros])) == list(np.signbit(want[zeros]))  # the tie goes to the Piecewise's branch
+
+
+def test_a_branch_that_may_overflow_is_not_turned_into_maximum():
+    """``maximum`` computes both branches everywhere; ``exp`` there needs the clamped where form."""
+    source = kernel_source(sympy.Piecewise((sympy.exp(x) - 1, x <= 0), (0, True)), (x,))
+    assert "maximum" not in source, source
+
+
+@pytest.mark.parametrize(("name", "code"), [
+    ("huber", "mf_clamp(_shared0, -delta, delta, False)"),
+    ("smooth_l1", "mf_clamp(0.5*(2*(y_pred - y_true))/beta, -1.0, 1.0, True)"),
+])
+def test_huber_derivatives_are_clips(name, code):
+    e = MathForge().get(name)
+    g = e.gradient()
+    source = kernel_source(g.symbolic_expr, tuple(symbol(v) for v in e.variables),
+                           tuple(symbol(p) for p in e.params))
+    assert code in source, source
+    d = np.array([-np.inf, -3.0, -1.0, -0.5, -0.0, 0.0, 0.5, 1.0, 3.0, np.inf, np.nan])
+    got = g.eval(y_pred=d, y_true=np.zeros_like(d))
+    np.testing.assert_array_equal(got, [-1, -1, -1, -0.5, 0, 0, 0.5, 1, 1, 1, np.nan])
+
+
+def test_crossed_clip_bound_falls_back_to_the_piecewise():
+    """A negative ``delta`` (a custom expression without the constraint) follows the formula."""
+    d = symbol("d")
+    expr = sympy.Piecewise((x, d > sympy.Abs(x)), (d * sympy.sign(x), True))
+    e = Expression(expr, ["x"], {"d": -1.0})
+    np.testing.assert_array_equal(e.eval(x=np.array([-2.0, 0.5, 2.0])), [1.0, -1.0, -1.0])
+
+
+@pytest.mark.parametrize(("expr", "code", "want"), [
+    (sympy.Piecewise((sympy.Rational(1, 6), (x > -3) & (x < 3)), (0, True)), "mf_indicator(",
+     [np.nan, 0, 1 / 6, 1 / 6, 1 / 6, 1 / 6, 0]),
+    (sympy.Piecewise((0, (x >= 3) | (x <= -3)), (-2, True)), "mf_indicator(numpy.logical_not(",
+     [np.nan, 0, -2, -2, -2, -2, 0]),
+    (sympy.Piecewise((-0.25, x <= 0), (0.75, True)), "mf_select(", [np.nan, -0.25, -0.25, -0.25, -0.25, 0.75, 0.75]),
+])
+def test_constant_steps_are_a_conversion_or_a_lookup(expr, code, want):
+    """Piecewise constants (derivatives of piecewise-linear functions) without a ``where``;
+    zeros are ``+0.0`` and NaN stays NaN (the one-variable kernel's guard)."""
+    source = kernel_source(expr, (x,))
+    assert code in source and "where" not in source, source
+    got = _kernel(expr)(SPECIAL)
+    np.testing.assert_array_equal(got, want)
+    assert got.dtype == np.float64 and not np.signbit(got[got == 0]).any()
+
+
+@pytest.mark.parametrize("value", [1.0, -0.5, 0.75, 0.1, 1e300])
+def test_indicator_and_select_kernels_equal_where(value):
+    """The kernels alone (no guard): NaN's False comparison picks the last branch, as ``where`` does."""
+    mask = SPECIAL > 0
+    for got, want in ((NUMPY_KERNELS_EXTRA["mf_indicator"](mask, value), np.where(mask, value, 0.0)),
+                      (NUMPY_KERNELS_EXTRA["mf_select"](mask, value, -2.0), np.where(mask, value, -2.0))):
+        np.testing.assert_array_equal(got, want)
+        assert got.dtype == want.dtype and list(np.signbit(got)) == list(np.signbit(want))
