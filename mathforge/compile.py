@@ -47,7 +47,7 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
 from sympy.utilities.lambdify import lambdify
 
-from .primitives import NUMPY_KERNELS, PRIMITIVES, SCALAR_KERNELS
+from .primitives import NUMPY_KERNELS, PRIMITIVES, SCALAR_KERNELS, SHARES_EXP_MINUS_ABS, SHARES_NDTR
 
 #: Digits used to fold constant subexpressions before rounding them to float64.
 FOLD_DIGITS = 30
@@ -173,9 +173,27 @@ class _OwnKernelsMixin:
     factor go through a kernel that is exact in the subnormal tail.
     """
 
+    def _shared_exp(self, kernel: str, u: sympy.Basic) -> str:
+        """``, e=<temporary>`` if the kernel's intermediate of ``u`` (``exp(-|u|)``, ``ndtr(u)``)
+        is computed once for several kernels (see :func:`_shared_inputs`), else ``""``;
+        records the use either way."""
+        kind = _SHARED_INPUT_OF.get(kernel)
+        uses = getattr(self, "input_uses", None)
+        if kind is None or uses is None:  # the scalar printer computes everything itself
+            return ""
+        definitions = self.definitions
+        original = u.xreplace(definitions)
+        uses.append((kind, original))
+        key = kind.key(original)
+        for temporary, definition in definitions.items():
+            if type(definition) is kind and kind.key(definition.args[0]) == key:
+                return f", {kind.keyword}={self._print(temporary)}"
+        return ""
+
     def _print_Function(self, expr):
         if isinstance(expr, _PRIMITIVE_TYPES):
-            return f"{type(expr)._kernel_name}({', '.join(self._print(a) for a in expr.args)})"
+            name = type(expr)._kernel_name
+            return f"{name}({', '.join(self._print(a) for a in expr.args)}{self._shared_exp(name, expr.args[-1])})"
         for function, name in _SCIPY_FUNCTIONS.items():
             if isinstance(expr, function):
                 self.scipy_names.add(name)
@@ -202,7 +220,7 @@ class _OwnKernelsMixin:
             found = find(expr)
             if found is not None:
                 (a, u), others = found
-                code = f"{kernel}({self._print(a)}, {self._print(u)})"
+                code = f"{kernel}({self._print(a)}, {self._print(u)}{self._shared_exp(kernel, u)})"
                 return code if not others else f"{code} + {self._print(sympy.Add(*others, evaluate=False))}"
         if len(expr.args) == 2:  # 0.5*x + 0.5*sqrt(x**2 + b) -> 0.5*(x + sqrt(x**2 + b))
             (c1, t1), (c2, t2) = (a.as_coeff_Mul() for a in expr.args)
@@ -234,13 +252,15 @@ class _OwnKernelsMixin:
                 if type(second).__name__ == "sigmoid" and second.args[0] == -first.args[0]:
                     rest = sympy.Mul(*[f for k, f in enumerate(factors) if k not in (i, j)], evaluate=False)
                     u = first.args[0] if not first.args[0].could_extract_minus_sign() else second.args[0]
-                    return f"mf_times_sigmoid_slope({self._print(rest)}, {self._print(u)})"
+                    shared = self._shared_exp("mf_times_sigmoid_slope", u)
+                    return f"mf_times_sigmoid_slope({self._print(rest)}, {self._print(u)}{shared})"
         index = next((i for i, f in enumerate(factors) if type(f).__name__ in _TAIL_FACTORS), None)
         if index is None or len(factors) == 1:
             return super()._print_Mul(expr)
         rest = sympy.Mul(*factors[:index], *factors[index + 1:], evaluate=False)
         kernel = f"mf_times_{type(factors[index]).__name__}"
-        return f"{kernel}({self._print(rest)}, {self._print(factors[index].args[0])})"
+        u = factors[index].args[0]
+        return f"{kernel}({self._print(rest)}, {self._print(u)}{self._shared_exp(kernel, u)})"
 
 
 class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):
@@ -255,6 +275,9 @@ class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):
         #: What each shared temporary stands for (filled by :func:`_hoist`), for rules that
         #: compare a branch with a condition across a temporary.
         self.definitions: dict[sympy.Symbol, sympy.Basic] = {}
+        #: ``(kind, u)`` for each kernel printed so far that computes an intermediate of ``u``
+        #: that others may share (a :class:`_SharedInput` kind).
+        self.input_uses: list[tuple[type, sympy.Basic]] = []
 
     def _print_Max(self, expr):
         return functools.reduce(lambda a, b: f"numpy.maximum({a}, {b})", [self._print(a) for a in expr.args])
@@ -932,6 +955,7 @@ def _lambdify(expr: sympy.Basic, arguments: Sequence[sympy.Symbol],
     source = printer.doprint(folded)  # first pass collects the SciPy names it needs
     for call in shared:
         printer.doprint(call)
+    shared = _with_shared_inputs(shared, _shared_inputs(printer.input_uses))
     final_printer = _KernelPrinter(variables)
     function = lambdify(list(arguments), folded, modules=[_namespace(printer.scipy_names)],
                         printer=final_printer, docstring_limit=0,
@@ -1012,7 +1036,9 @@ def compile_fused(exprs: Sequence[sympy.Basic], variables: tuple[sympy.Symbol, .
     Function calls that occur more than once across ``exprs`` (``softplus(x)`` in mish and
     its derivative) are computed once. Calls inside a ``Piecewise`` stay where they are (their
     branch evaluates them on clamped inputs), and so do sigmoid-like factors of a product
-    (printed as subnormal-exact ``mf_times_*`` kernels). Each result is the same as from
+    (printed as subnormal-exact ``mf_times_*`` kernels). The expensive intermediate of the
+    stable kernels is shared as well: ``exp(-|u|)`` between softplus and sigmoid kernels of
+    ``±u``, ``ndtr(u)`` between normal-CDF kernels. Each result is the same as from
     :func:`compile_kernel` of that expression: inputs that need a special-value guard
     (``±inf``, NaN, beyond a settled bound) are handed to the separate guarded kernels.
 
@@ -1031,6 +1057,7 @@ def compile_fused(exprs: Sequence[sympy.Basic], variables: tuple[sympy.Symbol, .
     printer = _KernelPrinter(variables)
     for e in (*folded, *shared):
         printer.doprint(e)  # collects the SciPy names the kernel needs
+    shared = _with_shared_inputs(shared, _shared_inputs(printer.input_uses))
     final_printer = _KernelPrinter(variables)
     core = lambdify(list(arguments), folded, modules=[_namespace(printer.scipy_names)],
                     printer=final_printer, docstring_limit=0,
@@ -1184,6 +1211,67 @@ def _hoist(exprs: sympy.Basic | Sequence[sympy.Basic], shared: Sequence[sympy.Ba
     if len(reduced) == 1:
         reduced = [_square_in_place(reduced[0], mapping.values())]
     return assignments, reduced
+
+
+class _SharedInput(_HelperCallBase):
+    """An intermediate of ``u`` that several kernels compute, computed once and passed to each
+    as ``keyword=`` (the kernels only read it)."""
+
+    nargs = 1
+    keyword = ""
+    kernels: frozenset[str] = frozenset()
+
+    @staticmethod
+    def key(u: sympy.Basic) -> sympy.Basic:
+        """Arguments with the same key have the same intermediate."""
+        return u
+
+
+class _ExpMinusAbs(_SharedInput):
+    """``exp(-|u|)``, the one exponential of the sigmoid-family kernels of ``u`` and of ``-u``."""
+
+    helper = "mf_exp_minus_abs"
+    keyword = "e"
+    kernels = SHARES_EXP_MINUS_ABS
+
+    @staticmethod
+    def key(u: sympy.Basic) -> sympy.Basic:
+        return -u if u.could_extract_minus_sign() else u  # |u| == |-u|
+
+
+class _Ndtr(_SharedInput):
+    """``ndtr(u)``, the normal CDF of the ``normal_cdf`` kernels (gelu and its derivative)."""
+
+    helper = "mf_ndtr"
+    keyword = "cdf"
+    kernels = SHARES_NDTR
+
+
+#: The shared intermediate each kernel can take, by kernel name.
+_SHARED_INPUT_OF = {kernel: kind for kind in (_ExpMinusAbs, _Ndtr) for kernel in kind.kernels}
+
+
+def _shared_inputs(uses: Sequence[tuple[type, sympy.Basic]]) -> list[sympy.Basic]:
+    """One :class:`_SharedInput` call for each intermediate that more than one printed kernel
+    needs: softplus and its derivative the sigmoid share one exponential, so do the two terms
+    of BCE with logits, and gelu and its derivative one ``ndtr``."""
+    counts: dict[tuple[type, sympy.Basic], int] = {}
+    first: dict[tuple[type, sympy.Basic], sympy.Basic] = {}
+    for kind, u in uses:
+        key = (kind, kind.key(u))
+        counts[key] = counts.get(key, 0) + 1
+        first.setdefault(key, u)  # as written: it may be a temporary already
+    return [key[0](first[key]) for key, n in counts.items() if n > 1]
+
+
+def _with_shared_inputs(shared: Sequence[sympy.Basic], inputs: Sequence[sympy.Basic]) -> list[sympy.Basic]:
+    """``shared`` with each shared input placed right after the temporaries its argument uses,
+    so before any hoisted call that reads it (``sigmoid(x)`` in sigmoid's second derivative)."""
+    result = list(shared)
+    for call in inputs:
+        u = call.args[0]
+        result.insert(max((i + 1 for i, c in enumerate(result) if u.has(c)), default=0), call)
+    return result
 
 
 class _SquareInto(_HelperCallBase):

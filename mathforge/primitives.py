@@ -51,12 +51,19 @@ def _scipy_special():
 _NDTR_TAIL = -37.0
 
 
-def _normal_cdf_kernel(x):
+def _normal_cdf_kernel(x, cdf=None):
     """Standard normal CDF: SciPy's ``ndtr`` (``erfc`` in the left tail, no cancellation), and
     ``erfcx(-x/sqrt 2)*exp(-x**2/2)/2`` below -37, where ``ndtr`` returns 0 although the value
     is still a subnormal number (``x`` is clamped at -40, beyond which it is 0 in float64).
-    The tail is computed only on the elements in it."""
-    return _times_normal_cdf_kernel(1.0, x)
+    The tail is computed only on the elements in it. A given ``cdf = ndtr(x)`` is only read."""
+    return _times_normal_cdf_kernel(1.0, x, cdf)
+
+
+def _shared_ndtr(u) -> np.ndarray | None:
+    """``ndtr(u)`` for several normal-CDF kernels of ``u`` in one generated kernel (gelu and its
+    derivative); ``None`` for a 0-d ``u``, whose kernels take their scalar path."""
+    u = _float_array(u)
+    return _scipy_special().ndtr(u) if u.ndim else None
 
 
 def _normal_cdf_tail(a, u):
@@ -68,18 +75,19 @@ def _normal_cdf_tail(a, u):
     return np.where(u < -40, 0 * tail, tail)
 
 
-def _times_normal_cdf_kernel(a, u):
+def _times_normal_cdf_kernel(a, u, cdf=None):
     """``a*normal_cdf(u)`` accurate where the CDF is subnormal: ``(a*c*h)*h`` with ``h = exp(-u**2/4)``
-    below -37 (on those elements only), ``a*ndtr(u)`` elsewhere."""
+    below -37 (on those elements only), ``a*ndtr(u)`` elsewhere. A given ``cdf`` is only read."""
     special = _scipy_special()
     u = _float_array(u)
     if u.ndim == 0 and np.ndim(a) == 0:
         value = _normal_cdf_tail(a, u) if u < _NDTR_TAIL else a * special.ndtr(u)
         return np.result_type(a, u).type(value)
     a = a if isinstance(a, (int, float)) else np.asarray(a)
-    cdf = special.ndtr(u)
-    result = np.multiply(a, cdf, out=cdf if np.shape(a) in ((), cdf.shape) and cdf.dtype == np.result_type(a, cdf)
-                         else None)
+    own = cdf is None
+    cdf = special.ndtr(u) if own else cdf
+    result = np.multiply(a, cdf, out=cdf if own and np.shape(a) in ((), cdf.shape)
+                         and cdf.dtype == np.result_type(a, cdf) else None)
     return _with_tail(result, a, u, _NDTR_TAIL, _normal_cdf_tail)
 
 
@@ -231,9 +239,10 @@ _SIGMOID_TAIL = -37.0
 _SUBNORMAL_TAIL = -700.0
 
 
-def _times_sigmoid_kernel(a, u):
+def _times_sigmoid_kernel(a, u, e=None):
     """``a*sigmoid(u)`` as ``where(u >= 0, a, a*e)/(1 + e)``, ``e = exp(-|u|)``, accurate where
-    ``sigmoid(u)`` is subnormal.
+    ``sigmoid(u)`` is subnormal. ``e`` may be given (:func:`_shared_exp_minus_abs`); it is
+    then only read.
 
     There ``sigmoid(u) == exp(u)``, and ``(a*h)*h`` with ``h = exp(u/2)`` keeps every
     intermediate normal, so only the final product is rounded (``x*sigmoid(2x)`` at
@@ -244,11 +253,12 @@ def _times_sigmoid_kernel(a, u):
     if u.ndim == 0 and np.ndim(a) == 0:
         return np.result_type(a, u).type(_times_sigmoid_scalar(float(a), float(u)))
     a = a if isinstance(a, (int, float)) else np.asarray(a)  # a Python number stays weak (float32 kept)
-    e = _exp_minus_abs(u)
+    own = e is None
+    e = _exp_minus_abs(u) if own else e
     numerator = np.multiply(e, a)
     np.copyto(numerator, a, where=u >= 0)
-    e += 1
-    result = np.divide(numerator, e, out=numerator if numerator.shape == e.shape else None)
+    d = np.add(e, 1, out=e if own else None)
+    result = np.divide(numerator, d, out=numerator if numerator.shape == d.shape else None)
     return _with_subnormal_tail(result, a, u, lambda a, u: _tail_product(a, 0.5 * u))
 
 
@@ -286,37 +296,43 @@ def _times_sigmoid_scalar(a: float, u: float) -> float:
     return a * _sigmoid_scalar(u)
 
 
-def _times_sigmoid_slope_kernel(a, u):
+def _times_sigmoid_slope_kernel(a, u, e=None):
     """``a*sigmoid(u)*sigmoid(-u)`` (``a`` times the sigmoid's derivative) as ``a*e/(1 + e)**2``,
     ``e = exp(-|u|)``: one exponential instead of two sigmoids, symmetric in ``u``, and
-    ``(a*h)*h`` with ``h = exp(-|u|/2)`` where ``e`` is subnormal."""
+    ``(a*h)*h`` with ``h = exp(-|u|/2)`` where ``e`` is subnormal. A given ``e`` is only read."""
     u = _float_array(u)
     if u.ndim == 0 and np.ndim(a) == 0:
         return np.result_type(a, u).type(_times_sigmoid_slope_scalar(float(a), float(u)))
     a = a if isinstance(a, (int, float)) else np.asarray(a)  # a Python number stays weak (float32 kept)
-    e = _exp_minus_abs(u)
+    own = e is None
+    e = _exp_minus_abs(u) if own else e
     denominator = e + 1
     denominator *= denominator
     numerator = e if isinstance(a, (int, float)) and a == 1 else np.multiply(e, a)
-    result = np.divide(numerator, denominator, out=numerator if numerator.shape == e.shape else None)
+    if numerator is e and not own:  # write over the denominator instead of the shared e
+        result = np.divide(numerator, denominator, out=denominator)
+    else:
+        result = np.divide(numerator, denominator, out=numerator if numerator.shape == e.shape else None)
     if u.size and (np.fmin.reduce(u, axis=None) < _SUBNORMAL_TAIL or np.fmax.reduce(u, axis=None) > -_SUBNORMAL_TAIL):
         result = _with_subnormal_tail(result, a, -np.abs(u), lambda a, t: _tail_product(a, 0.5 * t))
     return result
 
 
-def _sigmoid_plus_slope_kernel(a, u):
+def _sigmoid_plus_slope_kernel(a, u, e=None):
     """``sigmoid(u) + a*sigmoid(u)*sigmoid(-u)`` (the derivative of ``x*sigmoid(u)``-like
     products) as ``(where(u >= 0, 1, e)*(1 + e) + a*e)/(1 + e)**2``, ``e = exp(-|u|)``: one
-    exponential; ``((1 + a)*h)*h``, ``h = exp(u/2)``, where ``e`` is subnormal."""
+    exponential; ``((1 + a)*h)*h``, ``h = exp(u/2)``, where ``e`` is subnormal. A given ``e``
+    is only read."""
     u = _float_array(u)
     if u.ndim == 0 and np.ndim(a) == 0:
         return np.result_type(a, u).type(_sigmoid_plus_slope_scalar(float(a), float(u)))
     a = a if isinstance(a, (int, float)) else np.asarray(a)
-    e = _exp_minus_abs(u)
+    own = e is None
+    e = _exp_minus_abs(u) if own else e
     d = e + 1
     numerator = e * d
     np.copyto(numerator, d, where=u >= 0)           # where(u >= 0, 1, e)*(1 + e)
-    slope = np.multiply(e, a, out=e if np.shape(a) in ((), e.shape) else None)
+    slope = np.multiply(e, a, out=e if own and np.shape(a) in ((), e.shape) else None)
     numerator = np.add(numerator, slope, out=numerator if numerator.shape == slope.shape else None)
     d *= d
     result = np.divide(numerator, d, out=numerator if numerator.shape == d.shape else None)
@@ -354,16 +370,26 @@ def _exp_minus_abs(x: np.ndarray) -> np.ndarray:
     return np.exp(e, out=e)
 
 
-def _sigmoid_kernel(x):
+def _shared_exp_minus_abs(u) -> np.ndarray | None:
+    """``exp(-|u|)`` for several kernels of ``u`` or ``-u`` in one generated kernel (the value
+    and the derivative of softplus, both terms of BCE with logits): computed once, read by
+    each. ``None`` for a 0-d ``u``, whose kernels take their scalar path."""
+    u = _float_array(u)
+    return _exp_minus_abs(u) if u.ndim else None
+
+
+def _sigmoid_kernel(x, e=None):
     """Logistic sigmoid ``where(x >= 0, 1, e)/(1 + e)``, ``e = exp(-|x|)``: one rounding, no
-    overflow, subnormal results in the left tail; temporaries are reused in place."""
+    overflow, subnormal results in the left tail; temporaries are reused in place (a given
+    ``e`` is only read)."""
     x = _float_array(x)
     if x.ndim == 0:
         return x.dtype.type(_sigmoid_scalar(float(x))) if x == x else x[()]
-    e = _exp_minus_abs(x)
+    own = e is None
+    e = _exp_minus_abs(x) if own else e
     numerator = np.where(x >= 0, x.dtype.type(1), e)
-    e += 1
-    return np.divide(numerator, e, out=numerator)
+    d = np.add(e, 1, out=e if own else None)
+    return np.divide(numerator, d, out=numerator)
 
 
 def _tanh_softplus_kernel(u):
@@ -437,15 +463,17 @@ def _mish_slope_scalar(a: float, u: float) -> float:
     return (n * d + 4.0 * a * e * (e + 1.0)) / (d * d)
 
 
-def _softplus_kernel(x):
-    """``log(1 + exp(x))`` as ``max(x, 0) + log1p(exp(-|x|))``: exact in both tails, no overflow."""
+def _softplus_kernel(x, e=None):
+    """``log(1 + exp(x))`` as ``max(x, 0) + log1p(exp(-|x|))``: exact in both tails, no overflow.
+    A given ``e = exp(-|x|)`` is only read."""
     x = _float_array(x)
     if x.ndim == 0:
         return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
-    e = _exp_minus_abs(x)
-    np.log1p(e, out=e)
-    e += np.maximum(x, 0)
-    return e
+    own = e is None
+    e = _exp_minus_abs(x) if own else e
+    result = np.log1p(e, out=e if own else None)
+    result += np.maximum(x, 0)
+    return result
 
 
 class sigmoid(sympy.Function):  # noqa: N801 - SymPy's convention: functions are lower-case
@@ -655,6 +683,13 @@ NUMPY_KERNELS["mf_times_normal_cdf"] = _times_normal_cdf_kernel
 NUMPY_KERNELS["mf_times_normal_pdf"] = _times_normal_pdf_kernel
 NUMPY_KERNELS["mf_tanh_shrink"] = _tanh_shrink_kernel
 NUMPY_KERNELS["mf_sqrt_plus"] = _sqrt_plus_kernel
+NUMPY_KERNELS["mf_exp_minus_abs"] = _shared_exp_minus_abs
+NUMPY_KERNELS["mf_ndtr"] = _shared_ndtr
+#: Kernels that take ``cdf=ndtr(u)`` of their last argument ``u``.
+SHARES_NDTR = frozenset({"mf_normal_cdf", "mf_times_normal_cdf"})
+#: Kernels that take ``e=exp(-|u|)`` of their last argument ``u`` (shared by the printer).
+SHARES_EXP_MINUS_ABS = frozenset({"mf_sigmoid", "mf_softplus", "mf_times_sigmoid", "mf_times_sigmoid_slope",
+                                  "mf_sigmoid_plus_slope"})
 
 #: The Python-float kernel of each primitive (``math`` module; SciPy where NumPy uses it).
 SCALAR_KERNELS: dict[str, Callable] = {cls._kernel_name: cls._scalar_kernel for cls in PRIMITIVES.values()}

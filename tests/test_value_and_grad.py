@@ -124,3 +124,67 @@ def test_shared_subexpressions_are_computed_once():
     (x,) = (s for s in e.symbolic_expr.free_symbols)
     fused = compile_fused((e.symbolic_expr, e.gradient().symbolic_expr), (x,))
     assert fused.source.count("0.044715") == 1, fused.source
+
+
+@pytest.mark.parametrize(("name", "helper", "uses"), [
+    ("sigmoid", "mf_exp_minus_abs(", 2),          # sigmoid and its slope: one exp(-|x|)
+    ("softplus", "mf_exp_minus_abs(", 2),         # softplus and the sigmoid
+    ("log_sigmoid", "mf_exp_minus_abs(", 2),
+    ("swish", "mf_exp_minus_abs(", 2),
+    ("soft_margin", "mf_exp_minus_abs(", 2),
+    ("bce_with_logits", "mf_exp_minus_abs(", 4),  # softplus(-p), softplus(p) and both sigmoid terms
+    ("gelu", "mf_ndtr(", 2),                      # x*Phi(x) and Phi(x) in the derivative
+])
+def test_value_and_derivative_share_their_expensive_intermediate(name, helper, uses):
+    """The one transcendental call the value and its derivative both need is made once; the
+    kernels only read it (the fused results equal the separate ones: tests above)."""
+    from mathforge.compile import compile_fused
+    from mathforge.symbols import symbol
+
+    e = FORGE.get(name)
+    fused = compile_fused((e.symbolic_expr, e.gradient().symbolic_expr), tuple(symbol(v) for v in e.variables),
+                          tuple(symbol(p) for p in e.params))
+    keyword = "e=" if "exp" in helper else "cdf="
+    assert fused.source.count(helper) == 1 and fused.source.count(keyword) == uses, fused.source
+
+
+def test_bce_with_logits_value_alone_shares_one_exponential():
+    """Its two softplus terms, of -p and p, need the same exp(-|p|)."""
+    from mathforge.compile import kernel_source
+    from mathforge.symbols import symbol
+
+    e = FORGE.get("bce_with_logits")
+    source = kernel_source(e.symbolic_expr, (symbol("y_pred"), symbol("y_true")))
+    assert source.count("mf_exp_minus_abs(") == 1 and source.count("e=") == 2, source
+
+
+def test_a_shared_intermediate_is_not_written_by_its_readers():
+    """Each reader of a shared exp(-|x|) gets the same array back unchanged."""
+    from mathforge.primitives import NUMPY_KERNELS
+
+    x = np.linspace(-5.0, 5.0, 11)
+    e = NUMPY_KERNELS["mf_exp_minus_abs"](x)
+    before = e.copy()
+    for name in ("mf_sigmoid", "mf_softplus"):
+        np.testing.assert_array_equal(NUMPY_KERNELS[name](x, e=e), NUMPY_KERNELS[name](x))
+    for name in ("mf_times_sigmoid", "mf_times_sigmoid_slope", "mf_sigmoid_plus_slope"):
+        for a in (1, 2.5, x):
+            np.testing.assert_array_equal(NUMPY_KERNELS[name](a, x, e=e), NUMPY_KERNELS[name](a, x))
+    np.testing.assert_array_equal(e, before)
+    cdf = NUMPY_KERNELS["mf_ndtr"](x)
+    cdf_before = cdf.copy()
+    np.testing.assert_array_equal(NUMPY_KERNELS["mf_times_normal_cdf"](x, x, cdf=cdf),
+                                  NUMPY_KERNELS["mf_times_normal_cdf"](x, x))
+    np.testing.assert_array_equal(NUMPY_KERNELS["mf_normal_cdf"](x, cdf=cdf), NUMPY_KERNELS["mf_normal_cdf"](x))
+    np.testing.assert_array_equal(cdf, cdf_before)
+
+
+def test_a_shared_intermediate_is_computed_before_the_calls_that_read_it():
+    """sigmoid'' hoists sigmoid(x) and sigmoid(-x), which both read exp(-|x|)."""
+    import math
+
+    d2 = FORGE.get("sigmoid").derivative(2)
+    for v in (-2.0, 0.5, 3.0):
+        s = 1 / (1 + math.exp(-v))
+        want = s * (1 - s) * (1 - 2 * s)
+        assert d2.eval(x=np.array([v]))[0] == pytest.approx(want, rel=1e-12)
