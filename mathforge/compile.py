@@ -347,6 +347,9 @@ class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):
         clamp = self._print_clamp(expr)
         if clamp is not None:
             return clamp
+        factored = self._print_factored_clamp(expr)
+        if factored is not None:
+            return factored
         earlier: list[sympy.Basic] = []
         printed = []
         for value, condition in pieces:
@@ -406,6 +409,40 @@ class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):
             return None
         general = sympy.Piecewise(*expr.args)  # printed below without this rule
         return f"(({code}) if ({self._print(order)}) else ({self._print_Piecewise_general(general)}))"
+
+    def _print_factored_clamp(self, expr: sympy.Piecewise) -> str | None:
+        """``x*clamp(...)`` or ``x - clamp(...)`` when every branch is ``x`` times (or minus) the
+        matching branch of a linear clamp: hard_swish is ``x*hard_sigmoid(x)``, hard_mish
+        ``x*clip(x/2 + 1, 0, 1)``, soft_shrink ``x - clip(x, -lambd, lambd)``. Two or three
+        passes instead of every branch on every element and a ``where`` per condition.
+
+        ``x*0`` is NaN at ``x = -inf``, where the Piecewise is 0: the special-value guard,
+        which the compiler adds when its probe at ``±inf`` disagrees with the limit, returns
+        the limit there. A zero branch of the product form gives ``-0.0`` for negative ``x``
+        (as PyTorch's ``x*relu6(x + 3)/6`` does).
+        """
+        arrays = self._array_symbols(expr)
+        if len(expr.args) != 3 or expr.args[2][1] is not sympy.true or len(arrays) != 1:
+            return None
+        (x,) = arrays
+        if x not in self.variables:
+            return None
+        for combine in ("*", "-"):
+            if combine == "*":
+                parts = [_without_factor(value, x) for value, _ in expr.args]
+                if any(part is None for part in parts):
+                    continue
+            else:
+                parts = [sympy.expand(x - value) for value, _ in expr.args]
+            inner = sympy.Piecewise(*[(part, condition) for part, (_, condition) in zip(parts, expr.args)],
+                                    evaluate=False)
+            if _linear_clamp(inner, arrays) is None:
+                continue
+            code = self._print_clamp(inner)
+            if code is not None:
+                helper = "mf_multiply_into" if combine == "*" else "mf_subtract_into"
+                return f"{helper}({self._print(x)}, {code})"  # the clamp is a fresh array
+        return None
 
     def _print_Piecewise_general(self, expr):
         saved, self._print_clamp = self._print_clamp, lambda _: None
@@ -473,6 +510,20 @@ _ORDER_COMPLEMENT = {sympy.StrictGreaterThan: sympy.LessThan, sympy.GreaterThan:
 _ORDER_REVERSED = {sympy.StrictGreaterThan: sympy.StrictLessThan, sympy.GreaterThan: sympy.LessThan,
                    sympy.StrictLessThan: sympy.StrictGreaterThan, sympy.LessThan: sympy.GreaterThan}
 _ORDER_COMPLEMENT_TYPES = tuple(_ORDER_COMPLEMENT)
+
+
+def _without_factor(value: sympy.Basic, x: sympy.Symbol) -> sympy.Basic | None:
+    """``value/x`` when ``value`` is 0, ``x`` or a product with the factor ``x`` (the rest is kept
+    as written, so ``(x + 3)/6`` keeps its exact root), else ``None``."""
+    if value == 0:
+        return sympy.S.Zero
+    if value == x:
+        return sympy.S.One
+    if value.is_Mul and x in value.args:
+        rest = list(value.args)
+        rest.remove(x)
+        return sympy.Mul(*rest, evaluate=False)
+    return None
 
 
 def _larger_branch(a: sympy.Basic, b: sympy.Basic, condition: sympy.Basic, variables: set[sympy.Symbol],
@@ -590,6 +641,11 @@ def _linear_clamp(expr: sympy.Piecewise, variables: set[sympy.Symbol]):
         if not isinstance(condition, _ORDER_COMPLEMENT_TYPES) or value.free_symbols & variables:
             return None
         lhs, rhs, op = condition.lhs, condition.rhs, type(condition)
+        if rhs == -x:  # a < -x  <=>  -b < -a with b = -x: x < -a
+            lhs, rhs = -rhs, -lhs
+        elif lhs == -x:  # -x < b  <=>  -b < x
+            lhs, rhs, op = -rhs, -lhs, op
+            lhs, rhs, op = rhs, lhs, _ORDER_REVERSED[op]
         if rhs == x:
             lhs, rhs, op = rhs, lhs, _ORDER_REVERSED[op]
         if lhs != x or rhs.free_symbols & variables:
@@ -718,14 +774,21 @@ def _in_place_call(ufunc, argument):
     return ufunc(argument)
 
 
-def _divide_into(numerator, denominator):
-    """``numerator/denominator``, written over ``denominator`` (a temporary) when shapes and dtype allow."""
-    if (type(denominator) is np.ndarray and denominator.ndim and denominator.dtype.kind == "f"
-            and denominator.flags.writeable and np.ndim(numerator) <= denominator.ndim
-            and np.shape(numerator) == denominator.shape[denominator.ndim - np.ndim(numerator):]
-            and np.result_type(numerator, denominator) == denominator.dtype):
-        return np.divide(numerator, denominator, out=denominator)
-    return numerator / denominator
+def _into_second(ufunc):
+    """``ufunc(a, b)`` written over ``b`` (a temporary of the kernel's own) when shapes and dtype allow."""
+    def into(a, b):
+        if (type(b) is np.ndarray and b.ndim and b.dtype.kind == "f" and b.flags.writeable
+                and np.ndim(a) <= b.ndim and np.shape(a) == b.shape[b.ndim - np.ndim(a):]
+                and np.result_type(a, b) == b.dtype):
+            return ufunc(a, b, out=b)
+        return ufunc(a, b)
+
+    into.__name__ = f"{ufunc.__name__}_into"
+    return into
+
+
+#: ``numerator/denominator`` written over a fresh ``denominator``.
+_divide_into = _into_second(np.divide)
 
 
 class _ScalarPrinter(_OwnKernelsMixin, _LiteralsMixin, PythonCodePrinter):
@@ -934,6 +997,8 @@ def _namespace(scipy_names: set[str], scalar: bool = False) -> dict[str, object]
                                     "mf_strictly_below": functools.partial(_strictly_inside, direction=-math.inf),
                                     "mf_strictly_above": functools.partial(_strictly_inside, direction=math.inf),
                                     "mf_in_place": _in_place_call, "mf_divide_into": _divide_into,
+                                    "mf_multiply_into": _into_second(np.multiply),
+                                    "mf_subtract_into": _into_second(np.subtract),
                                     "mf_clamp": _clamp_kernel, "mf_leaky": _leaky_kernel, "mf_step": _step_kernel,
                                     "mf_square_into": _square_into, "mf_indicator": _indicator_kernel,
                                     "mf_select": _select_kernel,
@@ -1381,6 +1446,9 @@ class _LazyLimit:
 
     def _compute(self, values: tuple[float, ...]) -> float:
         expr = self.expr.xreplace({s: sympy.Rational(v) for s, v in zip(self.params, values)})
+        constant = _constant_branch_at_infinity(self.expr, expr, self.var, self.direction)
+        if constant is not None:
+            return float(constant)
         try:
             limit = sympy.limit(expr, self.var, self.direction)
         except (NotImplementedError, ValueError, TypeError, RecursionError):
@@ -1390,6 +1458,28 @@ class _LazyLimit:
         if limit.is_extended_real is not True:  # e.g. sqrt(x) at -oo: no real limit
             return math.nan
         return float(limit)
+
+
+def _constant_branch_at_infinity(expr: sympy.Basic, substituted: sympy.Basic, var: sympy.Symbol,
+                                 direction: sympy.Expr) -> sympy.Basic | None:
+    """The value of a Piecewise far towards ``direction`` when the branch that holds there (its
+    condition is true at ``±oo``: ``x < -2`` at ``-oo``) is a constant as written, else ``None``.
+
+    SymPy's ``limit`` fails on some Piecewise expressions (hard_mish at ``-oo``). A branch
+    such as leaky ReLU's ``a*x`` is not constant as written even when ``a = 0``: there
+    ``0*inf`` stays NaN, as the formula gives it. ``substituted`` is ``expr`` with the
+    parameter values in.
+    """
+    if not isinstance(expr, sympy.Piecewise) or not isinstance(substituted, sympy.Piecewise) \
+            or len(expr.args) != len(substituted.args):
+        return None
+    for (written, _), (value, condition) in zip(expr.args, substituted.args):
+        held = condition if condition is sympy.true else condition.subs(var, direction)
+        if held is sympy.true:
+            return value if var not in written.free_symbols and value.is_extended_real and value.is_finite else None
+        if held is not sympy.false:
+            return None  # undecided: leave it to limit()
+    return None
 
 
 def _settled_magnitude(core: Kernel, sign: float, params: tuple[float, ...], dtype: np.dtype) -> float:

@@ -291,6 +291,8 @@ class Expression:
         if scalar:
             return _scalar_call(self.kernel(), values, params), _scalar_call(gradient.kernel(), values, params)
         value, slope = (_as_output_array(r, values) for r in fused(*values, *params))
+        if np.may_share_memory(value, slope):  # exp's value is its derivative: two arrays, not one
+            slope = slope.copy()
         if reduction == "mean":
             return value.mean(), slope / slope.dtype.type(max(slope.size, 1))
         if reduction == "sum":
@@ -694,4 +696,6 @@ def _as_output_array(result: Any, inputs: Sequence[Any]) -> Any:
         result = np.broadcast_to(result, shape)
     if result.dtype != dtype or not result.flags.writeable:
         result = result.astype(dtype)
+    elif any(type(v) is np.ndarray and np.may_share_memory(result, v) for v in inputs):
+        result = result.copy()  # linear(x) is x: writing into the result must not change the input
     return result

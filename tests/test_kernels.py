@@ -47,6 +47,9 @@ def test_two_way_piecewise_is_one_pass_and_keeps_nan(expr, code, want):
     ("relu6", "mf_clamp(x, 0, 6, False)"),
     ("hard_sigmoid", "mf_clamp(0.16666666666666666*(x + 3.0), 0, 1, True)"),
     ("leaky_relu", "mf_leaky(x, alpha)"),
+    ("hard_swish", "mf_multiply_into(x, mf_clamp(0.16666666666666666*(x + 3), 0, 1, True))"),
+    ("hard_mish", "mf_multiply_into(x, mf_clamp(0.5*(x + 2), 0, 1, True))"),
+    ("soft_shrink", "mf_subtract_into(x, ((mf_clamp(x, -lambd, lambd, False)) if (numpy.less_equal(-lambd, lambd))"),
 ])
 def test_clamps_and_leaky_slopes_print_as_one_or_two_passes(name, code):
     e = MathForge().get(name)
@@ -300,3 +303,20 @@ def test_indicator_and_select_kernels_equal_where(value):
                       (NUMPY_KERNELS_EXTRA["mf_select"](mask, value, -2.0), np.where(mask, value, -2.0))):
         np.testing.assert_array_equal(got, want)
         assert got.dtype == want.dtype and list(np.signbit(got)) == list(np.signbit(want))
+
+
+@pytest.mark.parametrize("name", ["hard_swish", "hard_mish", "soft_shrink"])
+def test_factored_clamps_follow_the_piecewise_at_the_edges(name):
+    """``x*clamp`` is NaN at ``-inf`` (``-inf*0``) where the Piecewise is 0: the guard returns the
+    limit; the joins, signed zeros and NaN follow the Piecewise (evaluated by SymPy)."""
+    e = FORGE.get(name)
+    points = [-np.inf, -1e308, -3.5, -3.0, -2.0, -1.0, -0.5, -0.0, 0.0, 0.5, 1.0, 2.0, 3.0, 3.5, 1e308, np.inf]
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        got = e.eval(x=np.array(points + [np.nan]))
+    assert np.isnan(got[-1])
+    v = symbol("x")
+    expr = e.symbolic_expr.subs({symbol(p): sympy.Float(val) for p, val in e.params.items()})
+    limits = {-np.inf: 0.0 if name != "soft_shrink" else -np.inf, np.inf: np.inf}  # each is x (or 0) out there
+    for point, value in zip(points, got[:-1]):
+        want = limits[point] if math.isinf(point) else float(expr.subs(v, sympy.Float(point)))
+        assert value == want, (name, point, value, want)

@@ -188,3 +188,16 @@ def test_a_shared_intermediate_is_computed_before_the_calls_that_read_it():
         s = 1 / (1 + math.exp(-v))
         want = s * (1 - s) * (1 - 2 * s)
         assert d2.eval(x=np.array([v]))[0] == pytest.approx(want, rel=1e-12)
+
+
+def test_results_never_alias_the_inputs_or_each_other():
+    """linear(x) is x and exp' is exp: the caller still gets arrays of its own to write into."""
+    x = np.linspace(-1.0, 1.0, 5)
+    y = FORGE.get("linear").eval(x=x)
+    y *= 2
+    np.testing.assert_array_equal(x, np.linspace(-1.0, 1.0, 5))
+    value, slope = FORGE.get("exponential").value_and_grad(x=x)
+    value += 1
+    np.testing.assert_array_equal(slope, np.exp(x))
+    value, slope = FORGE.get("linear").value_and_grad(x=x)
+    assert not np.may_share_memory(value, x) and not np.may_share_memory(value, slope)
