@@ -376,12 +376,14 @@ class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):
         (a, condition), (b, _) = pieces
         if (a.free_symbols | b.free_symbols) & arrays or not isinstance(condition, sympy.Basic):
             return None
+        # one variable: NaN in gives NaN out (the kernel checks; no special-value guard needed)
+        nan_source = f", {self._print(self.variables[0])}" if len(self.variables) == 1 else ""
         if b == 0 and a != 0:
-            return f"mf_indicator({self._print(condition)}, {self._print(a)})"
+            return f"mf_indicator({self._print(condition)}, {self._print(a)}{nan_source})"
         if a == 0 and b != 0:
-            return f"mf_indicator(numpy.logical_not({self._print(condition)}), {self._print(b)})"
+            return f"mf_indicator(numpy.logical_not({self._print(condition)}), {self._print(b)}{nan_source})"
         if a != b:
-            return f"mf_select({self._print(condition)}, {self._print(a)}, {self._print(b)})"
+            return f"mf_select({self._print(condition)}, {self._print(a)}, {self._print(b)}{nan_source})"
         return None
 
     def _print_branch(self, value: sympy.Basic) -> str:
@@ -595,32 +597,44 @@ def _may_blow_up(value: sympy.Basic, variables: set[sympy.Symbol]) -> bool:
                for p in value.atoms(sympy.Pow))
 
 
-def _indicator_kernel(mask, value: float):
+def _indicator_kernel(mask, value: float, nan_source=None):
     """``where(mask, value, 0.0)`` as a conversion and a product (no ``where``); float64, as
     ``where`` with Python floats gives. ``0*value`` is ``-0.0`` for a negative ``value``:
-    adding ``+0.0`` turns it into the ``0.0`` that ``where`` gives."""
+    adding ``+0.0`` turns it into the ``0.0`` that ``where`` gives. NaN where ``nan_source``
+    (the variable) is NaN, if given."""
     if not math.isfinite(value):
-        return np.where(mask, value, 0.0)
+        return _with_nan_of(np.where(mask, value, 0.0), nan_source)
     result = np.asarray(mask).astype(np.float64)
     if value != 1:
         result *= value
         if value < 0:
             result += 0.0
+    return _with_nan_of(result, nan_source)
+
+
+def _with_nan_of(result: np.ndarray, source) -> np.ndarray:
+    """``result`` (a fresh float array) with NaN wherever ``source`` is NaN; one ``min`` finds
+    out whether there is any. Numbers for 0-d results, as ``where`` gives them."""
+    if source is not None:
+        source = np.asarray(source)
+        if source.dtype.kind == "f" and source.size and np.isnan(source.min()):
+            result = np.array(np.broadcast_to(result, np.broadcast_shapes(result.shape, source.shape)))
+            result[np.isnan(np.broadcast_to(source, result.shape))] = np.nan
     return result if result.ndim else result[()]
 
 
-def _select_kernel(mask, value: float, otherwise: float):
+def _select_kernel(mask, value: float, otherwise: float, nan_source=None):
     """``where(mask, value, otherwise)`` for two constants as ``mask*(value - otherwise) + otherwise``
     when that is exact (``(value - otherwise) + otherwise == value`` in float64, as for
     ``1`` and ``0.25``): a conversion and two passes with no branch per element, which
-    ``where`` pays on unsorted data. Otherwise ``where`` itself."""
+    ``where`` pays on unsorted data. Otherwise ``where`` itself. NaN where ``nan_source`` is."""
     step = value - otherwise
     if not (math.isfinite(step) and step + otherwise == value):
-        return np.where(mask, value, otherwise)
+        return _with_nan_of(np.where(mask, value, otherwise), nan_source)
     result = np.asarray(mask).astype(np.float64)
     result *= step
     result += otherwise
-    return result if result.ndim else result[()]
+    return _with_nan_of(result, nan_source)
 
 
 def _linear_clamp(expr: sympy.Piecewise, variables: set[sympy.Symbol]):

@@ -290,9 +290,12 @@ def test_constant_steps_are_a_conversion_or_a_lookup(expr, code, want):
     zeros are ``+0.0`` and NaN stays NaN (the one-variable kernel's guard)."""
     source = kernel_source(expr, (x,))
     assert code in source and "where" not in source, source
-    got = _kernel(expr)(SPECIAL)
+    kernel = _kernel(expr)
+    assert getattr(kernel, "regular_range", None) is None  # NaN is kept by the kernel: no guard pass
+    got = kernel(SPECIAL)
     np.testing.assert_array_equal(got, want)
     assert got.dtype == np.float64 and not np.signbit(got[got == 0]).any()
+    assert np.isnan(kernel(np.float64(np.nan))) and kernel(np.float64(-1.0)) == want[2]
 
 
 @pytest.mark.parametrize("value", [1.0, -0.5, 0.75, 0.1, 1e300])
