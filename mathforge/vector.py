@@ -24,6 +24,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -152,12 +153,25 @@ class AxisFunction:
     """One vector-valued function: textbook formula, Jacobian, kernel and VJP."""
 
     name: str
-    textbook: sympy.Expr
-    jacobian_element: sympy.Expr
+    #: Build the textbook formula and the Jacobian element on first use: SymPy takes
+    #: ~15 ms for the four of them, which importing this module (``cross_entropy``'s first
+    #: ``get``) need not pay.
+    build_textbook: Callable[[], sympy.Expr]
+    build_jacobian_element: Callable[[], sympy.Expr]
     vector: Callable[[list[sympy.Symbol]], list[sympy.Expr]]
     forward: Callable[[np.ndarray, int], np.ndarray]
     vjp: Callable[[np.ndarray, np.ndarray, int], np.ndarray]
     output_size: Callable[[int], int] = lambda n: n
+
+    @property
+    def textbook(self) -> sympy.Expr:
+        """The ``j``-th output over ``x[1..n]`` (built once)."""
+        return _built(self.build_textbook)
+
+    @property
+    def jacobian_element(self) -> sympy.Expr:
+        """``d y_j / d x_k`` with symbolic ``j``, ``k`` and ``n`` (built once)."""
+        return _built(self.build_jacobian_element)
 
 
 def _softmax_vector(xs: list[sympy.Symbol], sign: int = 1) -> list[sympy.Expr]:
@@ -185,24 +199,29 @@ def _share(sign: int, index: sympy.Expr) -> sympy.Expr:
 
 AXIS_FUNCTIONS: dict[str, AxisFunction] = {
     "softmax": AxisFunction(
-        "softmax", sympy.exp(X[J]) / _exp_sum(1),
-        _share(1, J) * (sympy.KroneckerDelta(J, K) - _share(1, K)),
+        "softmax", lambda: sympy.exp(X[J]) / _exp_sum(1),
+        lambda: _share(1, J) * (sympy.KroneckerDelta(J, K) - _share(1, K)),
         _softmax_vector, _softmax, _softmax_vjp),
     "log_softmax": AxisFunction(
-        "log_softmax", X[J] - sympy.log(_exp_sum(1)),
-        sympy.KroneckerDelta(J, K) - _share(1, K),
+        "log_softmax", lambda: X[J] - sympy.log(_exp_sum(1)),
+        lambda: sympy.KroneckerDelta(J, K) - _share(1, K),
         _log_softmax_vector, _log_softmax, _log_softmax_vjp),
     "softmin": AxisFunction(
-        "softmin", sympy.exp(-X[J]) / _exp_sum(-1),
-        -_share(-1, J) * (sympy.KroneckerDelta(J, K) - _share(-1, K)),
+        "softmin", lambda: sympy.exp(-X[J]) / _exp_sum(-1),
+        lambda: -_share(-1, J) * (sympy.KroneckerDelta(J, K) - _share(-1, K)),
         lambda xs: _softmax_vector(xs, -1), _softmin, _softmin_vjp),
     "glu": AxisFunction(
-        "glu", X[J] * sigmoid(X[J + N]),
-        sympy.Piecewise(
+        "glu", lambda: X[J] * sigmoid(X[J + N]),
+        lambda: sympy.Piecewise(
             (sympy.KroneckerDelta(J, K) * sigmoid(X[J + N]), K <= N),
             (sympy.KroneckerDelta(J + N, K) * X[J] * sigmoid(X[J + N]) * sigmoid(-X[J + N]), True)),
         _glu_vector, _glu, _glu_vjp, output_size=lambda n: n // 2),
 }
+
+
+@functools.lru_cache(maxsize=None)
+def _built(build: Callable[[], sympy.Expr]) -> sympy.Expr:
+    return build()
 
 
 class VectorExpression:
