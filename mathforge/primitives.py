@@ -92,7 +92,16 @@ def _times_normal_cdf_kernel(a, u, cdf=None):
 
 
 def _times_normal_cdf_scalar(a: float, u: float) -> float:
-    return float(_times_normal_cdf_kernel(np.float64(a), np.float64(u)))
+    """``a*normal_cdf(u)`` for Python floats: SciPy's ``ndtr`` called on the float itself (the
+    array kernel's value, without its array handling); the subnormal tail below -37 goes
+    through the array kernel."""
+    if not u >= _NDTR_TAIL:  # also NaN
+        return float(_times_normal_cdf_kernel(np.float64(a), np.float64(u)))
+    return a * float(_scipy_special().ndtr(u))
+
+
+def _normal_cdf_scalar(u: float) -> float:
+    return _times_normal_cdf_scalar(1.0, u)
 
 
 #: Beyond this ``|u|``, ``exp(-u**2/2)`` may be subnormal: the product is formed in halves.
@@ -619,7 +628,7 @@ class normal_cdf(sympy.Function):  # noqa: N801
     """
 
     _kernel_name = "mf_normal_cdf"
-    _scalar_kernel = staticmethod(_normal_cdf_kernel)
+    _scalar_kernel = staticmethod(_normal_cdf_scalar)
     _kernel = staticmethod(_normal_cdf_kernel)
 
     @classmethod
