@@ -717,21 +717,38 @@ SCALAR_KERNELS["mf_sqrt_plus"] = _sqrt_plus_scalar
 # --- primitives for losses -----------------------------------------------------------------
 
 
+#: Beyond this ``|x|``, ``log(cosh(x)) = |x| - log 2`` to double precision (the rest is below 4e-18).
+_LOG_COSH_FAR = 20.0
+_LN2 = 0.6931471805599453
+
+
 def _log_cosh_kernel(x):
-    """``log(cosh(x))`` without overflow (``|x| + log1p(exp(-2|x|)) - log 2`` for ``|x| >= 1``)
-    and without cancellation near 0 (``log1p(2*sinh(x/2)**2)``, ``x`` clamped to the branch)."""
+    """``log(cosh(x))`` as ``log1p(u**2/(2*(1 + u)))``, ``u = expm1(|x|)`` (``cosh(x) - 1`` without
+    cancellation near 0; two transcendental passes), and ``|x| - log 2`` beyond 20 (no
+    overflow), on those elements only."""
     a = np.abs(x)
-    small = np.minimum(a, 1)
-    s = np.sinh(0.5 * small)
-    return np.where(a < 1, np.log1p(2 * (s * s)), a + np.log1p(np.exp(-2 * a)) - 0.6931471805599453)
+    if a.ndim == 0:
+        return a.dtype.type(_log_cosh_scalar(float(a))) if a.dtype.kind == "f" else _log_cosh_scalar(float(a))
+    a = a if a.dtype.kind == "f" else a.astype(np.float64)
+    u = np.minimum(a, _LOG_COSH_FAR)
+    np.expm1(u, out=u)
+    t = u * u
+    u += 1.0
+    u *= 2.0
+    t /= u
+    np.log1p(t, out=t)
+    if a.size and np.fmax.reduce(a, axis=None) > _LOG_COSH_FAR:
+        far = a > _LOG_COSH_FAR
+        t[far] = a[far] - _LN2
+    return t
 
 
 def _log_cosh_scalar(x: float) -> float:
     a = abs(x)
-    if a < 1:
-        s = math.sinh(0.5 * a)
-        return math.log1p(2 * s * s)
-    return a + math.log1p(math.exp(-2 * a)) - 0.6931471805599453
+    if a > _LOG_COSH_FAR:
+        return a - _LN2
+    u = math.expm1(a)
+    return math.log1p(u * u / (2.0 * (u + 1.0)))
 
 
 class log_cosh(sympy.Function):  # noqa: N801
