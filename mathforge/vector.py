@@ -203,7 +203,7 @@ AXIS_FUNCTIONS: dict[str, AxisFunction] = {
         lambda: _share(1, J) * (sympy.KroneckerDelta(J, K) - _share(1, K)),
         _softmax_vector, _softmax, _softmax_vjp),
     "log_softmax": AxisFunction(
-        "log_softmax", lambda: X[J] - sympy.log(_exp_sum(1)),
+        "log_softmax", lambda: X[J] - sympy.log(_exp_sum(1), evaluate=False),
         lambda: sympy.KroneckerDelta(J, K) - _share(1, K),
         _log_softmax_vector, _log_softmax, _log_softmax_vjp),
     "softmin": AxisFunction(
@@ -389,7 +389,7 @@ class ClassCrossEntropy:
     @property
     def symbolic_expr(self) -> sympy.Expr:
         """The loss of one sample with class ``y``: ``-x_y + log Σ_k e^{x_k}``."""
-        return -X[Y] + sympy.log(_exp_sum(1))
+        return -X[Y] + sympy.log(_exp_sum(1), evaluate=False)
 
     @property
     def latex(self) -> str:
