@@ -1488,7 +1488,10 @@ def _constant_branch_at_infinity(expr: sympy.Basic, substituted: sympy.Basic, va
             or len(expr.args) != len(substituted.args):
         return None
     for (written, _), (value, condition) in zip(expr.args, substituted.args):
-        held = condition if condition is sympy.true else condition.subs(var, direction)
+        try:
+            held = condition if condition is sympy.true else condition.subs(var, direction)
+        except (TypeError, ValueError):  # e.g. a comparison with zoo
+            return None
         if held is sympy.true:
             return value if var not in written.free_symbols and value.is_extended_real and value.is_finite else None
         if held is not sympy.false:
