@@ -173,8 +173,8 @@ class _OwnKernelsMixin:
     factor go through a kernel that is exact in the subnormal tail.
     """
 
-    def _shared_exp(self, kernel: str, u: sympy.Basic) -> str:
-        """``, e=<temporary>`` if the kernel's intermediate of ``u`` (``exp(-|u|)``, ``ndtr(u)``)
+    def _shared_input(self, kernel: str, u: sympy.Basic) -> str:
+        """``, e=<temporary>`` (or ``cdf=``) if the kernel's intermediate of ``u`` (``exp(-|u|)``, ``ndtr(u)``)
         is computed once for several kernels (see :func:`_shared_inputs`), else ``""``;
         records the use either way."""
         kind = _SHARED_INPUT_OF.get(kernel)
@@ -193,7 +193,7 @@ class _OwnKernelsMixin:
     def _print_Function(self, expr):
         if isinstance(expr, _PRIMITIVE_TYPES):
             name = type(expr)._kernel_name
-            return f"{name}({', '.join(self._print(a) for a in expr.args)}{self._shared_exp(name, expr.args[-1])})"
+            return f"{name}({', '.join(self._print(a) for a in expr.args)}{self._shared_input(name, expr.args[-1])})"
         for function, name in _SCIPY_FUNCTIONS.items():
             if isinstance(expr, function):
                 self.scipy_names.add(name)
@@ -220,7 +220,7 @@ class _OwnKernelsMixin:
             found = find(expr)
             if found is not None:
                 (a, u), others = found
-                code = f"{kernel}({self._print(a)}, {self._print(u)}{self._shared_exp(kernel, u)})"
+                code = f"{kernel}({self._print(a)}, {self._print(u)}{self._shared_input(kernel, u)})"
                 return code if not others else f"{code} + {self._print(sympy.Add(*others, evaluate=False))}"
         if len(expr.args) == 2:  # 0.5*x + 0.5*sqrt(x**2 + b) -> 0.5*(x + sqrt(x**2 + b))
             (c1, t1), (c2, t2) = (a.as_coeff_Mul() for a in expr.args)
@@ -243,24 +243,19 @@ class _OwnKernelsMixin:
     def _print_Mul(self, expr):
         """A product with a sigmoid factor as ``mf_times_sigmoid(rest, u)`` (subnormal-safe), and
         one with ``sigmoid(u)*sigmoid(-u)`` (the sigmoid's derivative) as ``mf_times_sigmoid_slope``."""
+        slope = _sigmoid_slope_factors(expr)
+        if slope is not None:
+            rest, u = slope
+            shared = self._shared_input("mf_times_sigmoid_slope", u)
+            return f"mf_times_sigmoid_slope({self._print(rest)}, {self._print(u)}{shared})"
         factors = expr.args
-        for i, first in enumerate(factors):
-            if type(first).__name__ != "sigmoid":
-                continue
-            for j in range(i + 1, len(factors)):
-                second = factors[j]
-                if type(second).__name__ == "sigmoid" and second.args[0] == -first.args[0]:
-                    rest = sympy.Mul(*[f for k, f in enumerate(factors) if k not in (i, j)], evaluate=False)
-                    u = first.args[0] if not first.args[0].could_extract_minus_sign() else second.args[0]
-                    shared = self._shared_exp("mf_times_sigmoid_slope", u)
-                    return f"mf_times_sigmoid_slope({self._print(rest)}, {self._print(u)}{shared})"
         index = next((i for i, f in enumerate(factors) if type(f).__name__ in _TAIL_FACTORS), None)
         if index is None or len(factors) == 1:
             return super()._print_Mul(expr)
         rest = sympy.Mul(*factors[:index], *factors[index + 1:], evaluate=False)
         kernel = f"mf_times_{type(factors[index]).__name__}"
         u = factors[index].args[0]
-        return f"{kernel}({self._print(rest)}, {self._print(u)}{self._shared_exp(kernel, u)})"
+        return f"{kernel}({self._print(rest)}, {self._print(u)}{self._shared_input(kernel, u)})"
 
 
 class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):
