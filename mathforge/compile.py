@@ -359,7 +359,6 @@ class _KernelPrinter(_OwnKernelsMixin, _LiteralsMixin, NumPyPrinter):
             code = f"numpy.where({self._print(condition)}, {value_code}, {code})"
         return code
 
-
     def _print_indicator(self, pieces, arrays: set[sympy.Symbol]) -> str | None:
         """``Piecewise((c, cond), (0, True))`` with ``c`` free of the variables (the steps of
         piecewise-linear derivatives) as ``cond`` converted to float and scaled by ``c``: a
@@ -650,11 +649,8 @@ def _linear_clamp(expr: sympy.Piecewise, variables: set[sympy.Symbol]):
         if not isinstance(condition, _ORDER_COMPLEMENT_TYPES) or value.free_symbols & variables:
             return None
         lhs, rhs, op = condition.lhs, condition.rhs, type(condition)
-        if rhs == -x:  # a < -x  <=>  -b < -a with b = -x: x < -a
+        if -x in (lhs, rhs):  # a < b  <=>  -b < -a: lambd < -x is x < -lambd
             lhs, rhs = -rhs, -lhs
-        elif lhs == -x:  # -x < b  <=>  -b < x
-            lhs, rhs, op = -rhs, -lhs, op
-            lhs, rhs, op = rhs, lhs, _ORDER_REVERSED[op]
         if rhs == x:
             lhs, rhs, op = rhs, lhs, _ORDER_REVERSED[op]
         if lhs != x or rhs.free_symbols & variables:
@@ -1019,22 +1015,25 @@ def _namespace(scipy_names: set[str], scalar: bool = False) -> dict[str, object]
     return namespace
 
 
-def _lambdify(expr: sympy.Basic, arguments: Sequence[sympy.Symbol],
-              variables: Sequence[sympy.Symbol] | None = None) -> tuple[Kernel, str]:
-    """Compile ``expr`` over ``arguments``; ``variables`` (default: all) are the array inputs."""
+def _lambdify(exprs: sympy.Basic | Sequence[sympy.Basic], arguments: Sequence[sympy.Symbol],
+              variables: Sequence[sympy.Symbol] | None = None) -> Kernel:
+    """Compile ``exprs`` over ``arguments``; ``variables`` (default: all) are the array inputs.
+
+    One expression gives a kernel returning its value; a sequence, a kernel returning a list.
+    Calls used more than once, and intermediates several kernels need, are computed once.
+    """
     variables = tuple(arguments if variables is None else variables)
+    single = isinstance(exprs, sympy.Basic)
+    folded = [fold_constants(e) for e in ([exprs] if single else exprs)]
+    shared = _shared_calls(folded, variables)
     printer = _KernelPrinter(variables)
-    folded = fold_constants(expr)
-    shared = _shared_calls([folded], variables)
-    source = printer.doprint(folded)  # first pass collects the SciPy names it needs
-    for call in shared:
-        printer.doprint(call)
+    for e in (*folded, *shared):
+        printer.doprint(e)  # a first pass: the SciPy names needed, the kernels that may share an input
     shared = _with_shared_inputs(shared, _shared_inputs(printer.input_uses))
     final_printer = _KernelPrinter(variables)
-    function = lambdify(list(arguments), folded, modules=[_namespace(printer.scipy_names)],
-                        printer=final_printer, docstring_limit=0,
-                        cse=lambda found: _hoist(found, shared, variables, final_printer.definitions))
-    return function, source
+    return lambdify(list(arguments), folded[0] if single else folded, modules=[_namespace(printer.scipy_names)],
+                    printer=final_printer, docstring_limit=0,
+                    cse=lambda found: _hoist(found, shared, variables, final_printer.definitions))
 
 
 def _lambdify_scalar(expr: sympy.Basic, arguments: Sequence[sympy.Symbol]) -> Kernel | None:
@@ -1086,7 +1085,7 @@ def compile_kernel(expr: sympy.Basic, variables: tuple[sympy.Symbol, ...], param
     if kernel is None:
         if probe_params is None:
             probe_params = (1.0,) * len(params)
-        core, _ = _lambdify(expr, key[1] + key[2], key[1])
+        core = _lambdify(expr, key[1] + key[2], key[1])
         kernel = core
         if len(variables) == 1:
             kernel = _guard_special_values(expr, key[1][0], key[2], core, tuple(map(float, probe_params)))
@@ -1125,17 +1124,7 @@ def compile_fused(exprs: Sequence[sympy.Basic], variables: tuple[sympy.Symbol, .
     if kernel is not None:
         return kernel
     separate = [compile_kernel(e, variables, params, probe_params) for e in exprs]
-    arguments = tuple(variables) + tuple(params)
-    folded = [fold_constants(e) for e in exprs]
-    shared = _shared_calls(folded, variables)
-    printer = _KernelPrinter(variables)
-    for e in (*folded, *shared):
-        printer.doprint(e)  # collects the SciPy names the kernel needs
-    shared = _with_shared_inputs(shared, _shared_inputs(printer.input_uses))
-    final_printer = _KernelPrinter(variables)
-    core = lambdify(list(arguments), folded, modules=[_namespace(printer.scipy_names)],
-                    printer=final_printer, docstring_limit=0,
-                    cse=lambda found: _hoist(found, shared, variables, final_printer.definitions))
+    core = _lambdify(exprs, tuple(variables) + tuple(params), variables)
     ranges = [k.regular_range for k in separate if k.regular_range is not None]
     ignore_overflow = any(k.ignores_overflow for k in separate)
 
@@ -1379,7 +1368,7 @@ def _square_into(t):
 
 def kernel_source(expr: sympy.Basic, variables: tuple[sympy.Symbol, ...], params: tuple[sympy.Symbol, ...] = ()) -> str:
     """The generated Python source of the kernel, for reading and debugging."""
-    function, _ = _lambdify(expr, tuple(variables) + tuple(params), variables)
+    function = _lambdify(expr, tuple(variables) + tuple(params), variables)
     return inspect.getsource(function).rstrip("\n")
 
 
